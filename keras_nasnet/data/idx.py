@@ -89,9 +89,7 @@ def read_idx(path):
             f"Invalid IDX file {path}: the header declares {ndim} dimensions "
             f"but the file ends after {len(raw)} bytes."
         )
-    shape = tuple(
-        int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4)
-    )
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _DTYPES[type_code]
     expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
@@ -127,9 +125,9 @@ def write_idx(path, array):
             f"{array.dtype} and shape {array.shape}"
         )
     code = codes[array.dtype]
-    header = bytes([0, 0, code, array.ndim]) + np.asarray(
-        array.shape, dtype=">u4"
-    ).tobytes()
+    header = (
+        bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    )
     payload = header + array.astype(_DTYPES[code]).tobytes()
     if path.endswith(".gz"):
         # mtime=0 keeps the bytes reproducible.
