@@ -1,0 +1,711 @@
+"""Search reports: read keras-tuner project directories, plot, write a page.
+
+A keras-tuner search leaves, under the `directory` and `project_name` given
+to the tuner, one `oracle.json` and one `trial_<id>/trial.json` per trial.
+This module reads those JSON files directly, so it needs neither keras-tuner
+nor Keras: a report can be made on a machine without TensorFlow.
+
+The objective's direction (`"max"` or `"min"`) is taken from `oracle.json`
+when it records an `objective`; keras-tuner 1.4.8's own oracles do not, so it
+is otherwise inferred from the trials: the objective is the metric whose best
+value (by that metric's recorded direction) equals the trial's score in every
+completed trial.
+
+Only trials with status `COMPLETED` and a finite score count as scored, as in
+keras-tuner's `Oracle.get_best_trials`.
+"""
+
+import dataclasses
+import html
+import json
+import math
+import os
+import re
+import urllib.parse
+
+from keras_nasnet import viz
+
+COMPLETED = "COMPLETED"
+DIRECTIONS = ("max", "min")
+_REPORT_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialRecord:
+    """One trial of a search, as read from its `trial.json`.
+
+    Attributes:
+        trial_id: the keras-tuner trial id (a string, e.g. `"03"`).
+        number: 1-based position in the order the oracle started trials.
+        status: the keras-tuner status, e.g. `"COMPLETED"`, `"FAILED"`.
+        score: the objective's value, or `None`.
+        values: hyperparameter name -> value.
+        genotype: the `Genotype` the values spell (see
+            `tuner_plugins.cell_hps`), or `None` if they spell none.
+    """
+
+    trial_id: str
+    number: int
+    status: str
+    score: float = None
+    values: dict = dataclasses.field(default_factory=dict)
+    genotype: object = None
+
+    @property
+    def scored(self):
+        """Whether the trial completed with a finite score."""
+        return (
+            self.status == COMPLETED
+            and isinstance(self.score, (int, float))
+            and math.isfinite(self.score)
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """A keras-tuner search read back from its project directory.
+
+    Attributes:
+        directory: the project directory (the one holding `oracle.json`).
+        objective: the objective's name, or `None` if it could not be told.
+        direction: `"max"`, `"min"`, or `None` if it could not be told.
+        records: `TrialRecord`s in trial-number order.
+        strategy: the search strategy recorded by `tuner_plugins`' oracle
+            (`oracle.json` key `nas_oracle.strategy`), else `None`.
+    """
+
+    directory: str
+    objective: str
+    direction: str
+    records: tuple
+    strategy: str = None
+
+    @property
+    def name(self):
+        """The project name (the directory's base name)."""
+        return os.path.basename(os.path.normpath(self.directory))
+
+
+def best_so_far(scores, direction="max"):
+    """Returns the running best of `scores`.
+
+    Args:
+        scores: numbers in trial order.
+        direction: `"max"` or `"min"`.
+
+    Example:
+
+    >>> best_so_far([0.5, 0.4, 0.7, 0.6])
+    [0.5, 0.5, 0.7, 0.7]
+    >>> best_so_far([3.0, 1.0, 2.0], direction="min")
+    [3.0, 1.0, 1.0]
+    """
+    pick = max if _check_direction(direction) == "max" else min
+    best, current = [], None
+    for score in scores:
+        current = score if current is None else pick(current, score)
+        best.append(current)
+    return best
+
+
+def top_trials(records, k=5, direction="max"):
+    """Returns the `k` best scored records, best first (ties: earlier first).
+
+    Args:
+        records: `TrialRecord`s (or a `Search`).
+        k: how many.
+        direction: `"max"` or `"min"`.
+    """
+    sign = -1 if _check_direction(direction) == "max" else 1
+    scored = [r for r in _records_of(records) if r.scored]
+    return sorted(scored, key=lambda r: (sign * r.score, r.number))[:k]
+
+
+def load_search(directory, project_name=None, direction=None):
+    """Reads a keras-tuner project directory.
+
+    Args:
+        directory: the project directory (the one holding `oracle.json`), or
+            the tuner's `directory` when `project_name` is given.
+        project_name: the tuner's `project_name`, if `directory` is its parent.
+        direction: `"max"` or `"min"` to override the objective's direction
+            (needed when it can be neither read nor inferred, e.g. with a
+            multi-objective search).
+
+    Returns:
+        A `Search`.
+
+    Raises:
+        ValueError: if the directory is missing, holds no `oracle.json`, or
+            its JSON files cannot be read.
+    """
+    if direction is not None:
+        _check_direction(direction)
+    path = os.fspath(directory)
+    if project_name is not None:
+        path = os.path.join(path, os.fspath(project_name))
+    if not os.path.isdir(path):
+        raise ValueError(
+            f"Invalid value received for argument `directory`: {path!r} does not "
+            "exist or is not a directory. Expected the directory passed to the "
+            "tuner as `directory`/`project_name`."
+        )
+    oracle_path = os.path.join(path, "oracle.json")
+    if not os.path.isfile(oracle_path):
+        message = (
+            f"{path!r} has no oracle.json; expected the directory passed to the "
+            "tuner as `directory`/`project_name`."
+        )
+        projects = sorted(
+            name
+            for name in os.listdir(path)
+            if os.path.isfile(os.path.join(path, name, "oracle.json"))
+        )
+        if projects:
+            message += (
+                f" It contains the keras-tuner projects {projects}: pass one of "
+                "them (or `project_name=`)."
+            )
+        raise ValueError(message)
+    oracle = _read_json(oracle_path)
+    if not isinstance(oracle, dict):
+        raise ValueError(f"{oracle_path!r} is not a keras-tuner oracle file.")
+
+    trials = {}  # trial_id -> trial.json contents
+    for entry in sorted(os.listdir(path)):
+        trial_path = os.path.join(path, entry, "trial.json")
+        if entry.startswith("trial_") and os.path.isfile(trial_path):
+            state = _read_json(trial_path)
+            if not isinstance(state, dict):
+                raise ValueError(f"{trial_path!r} is not a keras-tuner trial file.")
+            trial_id = str(state.get("trial_id") or entry[len("trial_") :])
+            trials[trial_id] = state
+
+    start_order = [str(t) for t in oracle.get("start_order") or [] if str(t) in trials]
+    rest = sorted(set(trials) - set(start_order), key=_natural_key)
+    records = tuple(
+        _record(trial_id, number, trials[trial_id])
+        for number, trial_id in enumerate(start_order + rest, start=1)
+    )
+    objective, found_direction = _objective(oracle, trials, records)
+    return Search(
+        directory=path,
+        objective=objective,
+        direction=direction or found_direction,
+        records=records,
+        strategy=(oracle.get("nas_oracle") or {}).get("strategy"),
+    )
+
+
+def plot_progress(searches, path=None, direction="max", title=None, ylabel=None):
+    """Plots score against trial number, with the best-so-far line.
+
+    Args:
+        searches: label -> `Search` or sequence of `TrialRecord`s; one set of
+            points and one best-so-far line per label (several searches =
+            several strategies on one plot).
+        path: optional file to write (`.png`, `.svg` or `.pdf`).
+        direction: `"max"` or `"min"`, for the best-so-far line.
+        title: optional plot title.
+        ylabel: y axis label; defaults to the searches' common objective name,
+            else `"score"`.
+
+    Returns:
+        A dict with `"figure"`, `"ax"` and `"data"`: label -> `{"trials": [...],
+        "scores": [...], "best": [...]}`, exactly what was plotted (trial
+        numbers, scores, best so far). The points' `Line2D` has the label as
+        its label, the best-so-far line `"<label> (best so far)"`.
+
+    Example:
+
+    >>> records = [TrialRecord("0", 1, "COMPLETED", 0.5),
+    ...            TrialRecord("1", 2, "FAILED"),
+    ...            TrialRecord("2", 3, "COMPLETED", 0.7)]
+    >>> plot_progress({"random": records})["data"]["random"]
+    {'trials': [1, 3], 'scores': [0.5, 0.7], 'best': [0.5, 0.7]}
+    """
+    _check_direction(direction)
+    if path is not None:
+        viz._check_path(path)
+    figure = viz._new_figure(7, 4)
+    ax = figure.add_subplot()
+    data = {}
+    objectives = set()
+    for i, (label, records) in enumerate(searches.items()):
+        if isinstance(records, Search):
+            objectives.add(records.objective)
+        scored = sorted(
+            (r for r in _records_of(records) if r.scored), key=lambda r: r.number
+        )
+        trials = [r.number for r in scored]
+        scores = [float(r.score) for r in scored]
+        best = best_so_far(scores, direction)
+        data[str(label)] = {"trials": trials, "scores": scores, "best": best}
+        color = f"C{i % 10}"
+        ax.plot(
+            trials, scores, "o", color=color, alpha=0.5, markersize=4, label=str(label)
+        )
+        ax.plot(
+            trials,
+            best,
+            "-",
+            drawstyle="steps-post",
+            color=color,
+            linewidth=1.5,
+            label=f"{label} (best so far)",
+        )
+    if ylabel is None:
+        ylabel = (
+            objectives.pop()
+            if len(objectives) == 1 and None not in objectives
+            else "score"
+        )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"{ylabel} ({'higher' if direction == 'max' else 'lower'} is better)")
+    ax.grid(alpha=0.3)
+    if data:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    figure.tight_layout()
+    if path is not None:
+        viz._save(figure, path)
+    return {"figure": figure, "ax": ax, "data": data}
+
+
+def write_report(
+    directories,
+    out_path,
+    top_k=5,
+    param_counts=None,
+    direction=None,
+    title="Architecture search report",
+):
+    """Writes one page reporting on one or more searches.
+
+    The page holds a summary of each search, the progress plot (PNG shown,
+    SVG linked), and for each search a table of its `top_k` best trials
+    (rank, trial id, score, parameter count if `param_counts` is given, and
+    the genotype text) followed by the diagrams of their genotypes. Images go
+    in `<out_path without extension>_files/` next to the page.
+
+    Everything is read and computed before anything is written, so an error
+    leaves no partial report behind.
+
+    Args:
+        directories: a project directory, a sequence of them, or a dict
+            label -> directory. `Search` objects are accepted in their place.
+            Labels default to the project names.
+        out_path: the page to write; `.html` or `.md` picks the format.
+        top_k: how many trials to list per search.
+        param_counts: optional callable `genotype -> int` (e.g. building the
+            model with Keras and counting its parameters).
+        direction: `"max"` or `"min"` to override the searches' direction.
+        title: the page title.
+
+    Returns:
+        A dict with `"page"` (the page's path), `"progress"` (format -> path)
+        and `"diagrams"` (label -> trial id -> `save_genotype_diagrams`
+        paths).
+
+    Raises:
+        ValueError: on a bad argument, a directory that is not a keras-tuner
+            project, searches that disagree on the direction, or a direction
+            that cannot be told.
+    """
+    out_path = os.fspath(out_path)
+    ext = os.path.splitext(out_path)[1].lower()
+    if ext not in _REPORT_FORMATS:
+        raise ValueError(
+            "Invalid value received for argument `out_path`. Expected a file "
+            f"name ending in one of {', '.join(_REPORT_FORMATS)}. Received: "
+            f"out_path={out_path!r}"
+        )
+    fmt = _REPORT_FORMATS[ext]
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(
+            "Invalid value received for argument `top_k`. Expected a positive "
+            f"integer. Received: top_k={top_k!r}"
+        )
+    if param_counts is not None and not callable(param_counts):
+        raise ValueError(
+            "Invalid value received for argument `param_counts`. Expected a "
+            f"callable genotype -> int or None. Received: {param_counts!r}"
+        )
+    if direction is not None:
+        _check_direction(direction)
+
+    searches = _load_all(directories)
+    direction = _common_direction(searches, direction)
+    # label -> list of (record, param count or None)
+    tops = {}
+    for label, search in searches.items():
+        rows = []
+        for record in top_trials(search.records, top_k, direction):
+            count = None
+            if param_counts is not None and record.genotype is not None:
+                count = int(param_counts(record.genotype))
+            rows.append((record, count))
+        tops[label] = rows
+
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    assets = os.path.splitext(os.path.abspath(out_path))[0] + "_files"
+    os.makedirs(assets, exist_ok=True)
+    progress = {}
+    result = plot_progress(searches, direction=direction, title="Search progress")
+    for image_format in ("png", "svg"):
+        progress[image_format] = os.path.join(assets, f"progress.{image_format}")
+        viz._save(result["figure"], progress[image_format])
+    diagrams = {}
+    stems = set()
+    for label, rows in tops.items():
+        diagrams[label] = {}
+        for record, _ in rows:
+            if record.genotype is not None:
+                stem = base = f"{_slug(label)}_trial_{_slug(record.trial_id)}"
+                while stem in stems:  # labels that differ only in odd characters
+                    stem = f"{base}_{len(stems)}"
+                stems.add(stem)
+                diagrams[label][record.trial_id] = viz.save_genotype_diagrams(
+                    record.genotype, assets, stem
+                )
+
+    def link(path):
+        return urllib.parse.quote(os.path.relpath(path, out_dir).replace(os.sep, "/"))
+
+    page = (_html_page if fmt == "html" else _markdown_page)(
+        title, searches, direction, tops, progress, diagrams, link, param_counts
+    )
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write(page)
+    return {"page": out_path, "progress": progress, "diagrams": diagrams}
+
+
+def format_score(score):
+    """The score as the report prints it (6 significant digits).
+
+    >>> format_score(0.912345678)
+    '0.912346'
+    """
+    return format(float(score), ".6g")
+
+
+# Private helpers.
+
+
+def _check_direction(direction):
+    if direction not in DIRECTIONS:
+        raise ValueError(
+            "Invalid value received for argument `direction`. Expected 'max' or "
+            f"'min'. Received: direction={direction!r}"
+        )
+    return direction
+
+
+def _records_of(records):
+    return records.records if isinstance(records, Search) else records
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"Could not read {path!r} as JSON: {e}") from None
+
+
+def _natural_key(text):
+    return [
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text)
+    ]
+
+
+def _genotype(values):
+    # Imported here: `tuner_plugins` is the search layer; reading its naming
+    # scheme must not make this module import keras-tuner at import time.
+    from tuner_plugins import cell_hps
+
+    if cell_hps.num_blocks_in(values) == 0:
+        return None
+    try:
+        return cell_hps.decode(values)
+    except ValueError:
+        return None
+
+
+def _record(trial_id, number, state):
+    values = (state.get("hyperparameters") or {}).get("values") or {}
+    score = state.get("score")
+    if isinstance(score, bool) or not isinstance(score, (int, float)):
+        score = None
+    return TrialRecord(
+        trial_id=trial_id,
+        number=number,
+        status=str(state.get("status")),
+        score=score,
+        values=dict(values),
+        genotype=_genotype(values),
+    )
+
+
+def _best_observation(metric):
+    # keras-tuner: the mean of each observation's values, best by direction.
+    means = []
+    for observation in metric.get("observations") or []:
+        value = observation.get("value")
+        value = value if isinstance(value, list) else [value]
+        numbers = [v for v in value if isinstance(v, (int, float))]
+        if numbers:
+            means.append(sum(numbers) / len(numbers))
+    means = [m for m in means if not math.isnan(m)]
+    if not means:
+        return None
+    return max(means) if metric.get("direction") == "max" else min(means)
+
+
+def _objective(oracle, trials, records):
+    """Returns `(objective name or None, direction or None)`."""
+    objective = oracle.get("objective")
+    if isinstance(objective, list) and len(objective) == 1:
+        objective = objective[0]
+    if isinstance(objective, dict) and objective.get("direction") in DIRECTIONS:
+        return objective.get("name"), objective["direction"]
+    # Infer: metric name -> direction for the metrics that match every score.
+    candidates = None
+    for record in records:
+        if not record.scored:
+            continue
+        metrics = (trials[record.trial_id].get("metrics") or {}).get("metrics") or {}
+        matching = {
+            name: metric.get("direction")
+            for name, metric in metrics.items()
+            if isinstance(metric, dict)
+            and metric.get("direction") in DIRECTIONS
+            and _best_observation(metric) is not None
+            and math.isclose(_best_observation(metric), record.score, rel_tol=1e-12)
+        }
+        if candidates is None:
+            candidates = matching
+        else:
+            candidates = {n: d for n, d in candidates.items() if matching.get(n) == d}
+    if not candidates:
+        return None, None
+    directions = set(candidates.values())
+    name = next(iter(candidates)) if len(candidates) == 1 else None
+    return name, directions.pop() if len(directions) == 1 else None
+
+
+def _load_all(directories):
+    """Returns label -> `Search`, labels unique."""
+    if isinstance(directories, (str, os.PathLike, Search)):
+        directories = [directories]
+    if isinstance(directories, dict):
+        items = list(directories.items())
+    else:
+        items = [(None, d) for d in directories]
+    if not items:
+        raise ValueError(
+            "Invalid value received for argument `directories`. Expected at least "
+            "one keras-tuner project directory. Received: an empty collection."
+        )
+    loaded = [
+        (label, d if isinstance(d, Search) else load_search(d)) for label, d in items
+    ]
+    names = [s.name for _, s in loaded]
+    searches = {}
+    for label, search in loaded:
+        if label is None:
+            label = search.name
+            if names.count(label) > 1:
+                # Same project name in different directories: add the parent.
+                parent = os.path.basename(
+                    os.path.dirname(os.path.normpath(search.directory))
+                )
+                label = f"{parent}/{label}"
+        base, n = str(label), 2
+        label = base
+        while label in searches:
+            label, n = f"{base} ({n})", n + 1
+        searches[label] = search
+    return searches
+
+
+def _common_direction(searches, direction):
+    if direction is not None:
+        return direction
+    found = {label: s.direction for label, s in searches.items()}
+    known = set(found.values()) - {None}
+    if len(known) > 1:
+        raise ValueError(
+            "The searches do not agree on the objective's direction "
+            f"({found}); a common progress plot would mix higher-is-better and "
+            "lower-is-better scores. Report them separately, or pass `direction=`."
+        )
+    unknown = [
+        label
+        for label, s in searches.items()
+        if s.direction is None and any(r.scored for r in s.records)
+    ]
+    if unknown and not known:
+        raise ValueError(
+            f"Could not tell the objective's direction of {unknown}: oracle.json "
+            "records no objective and no metric matches the trials' scores "
+            "(e.g. a multi-objective search). Pass direction='max' or 'min'."
+        )
+    return known.pop() if known else "max"
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "search"
+
+
+def _summary_rows(searches):
+    for label, search in searches.items():
+        scored = [r for r in search.records if r.scored]
+        yield (
+            label,
+            search.directory,
+            search.strategy or "?",
+            search.objective or "?",
+            search.direction or "?",
+            f"{len(scored)} / {len(search.records)}",
+        )
+
+
+def _html_page(
+    title, searches, direction, tops, progress, diagrams, link, param_counts
+):
+    e = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "vertical-align:top}code{font-size:90%}img{max-width:100%}</style>",
+        "</head><body>",
+        f"<h1>{e(title)}</h1>",
+        "<h2>Searches</h2>",
+        "<table><tr><th>Search</th><th>Directory</th><th>Strategy</th>"
+        "<th>Objective</th>"
+        "<th>Direction</th><th>Scored / trials</th></tr>",
+    ]
+    for row in _summary_rows(searches):
+        out.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
+    out += [
+        "</table>",
+        "<h2>Progress</h2>",
+        f"<p>Score of every completed trial against its trial number, and the best "
+        f"so far ({'higher' if direction == 'max' else 'lower'} is better).</p>",
+        f'<p><a href="{link(progress["svg"])}"><img src="{link(progress["png"])}" '
+        'alt="search progress"></a></p>',
+    ]
+    for label, rows in tops.items():
+        out.append(f"<h2>{e(label)}: top {len(rows)} trials</h2>")
+        if not rows:
+            out.append("<p>No completed trials.</p>")
+            continue
+        header = "<tr><th>Rank</th><th>Trial</th><th>Score</th>"
+        header += "<th>Parameters</th>" if param_counts is not None else ""
+        out.append("<table>" + header + "<th>Genotype</th></tr>")
+        for rank, (record, count) in enumerate(rows, start=1):
+            genotype = (
+                "<code>" + e(str(record.genotype)).replace("\n", "<br>") + "</code>"
+                if record.genotype is not None
+                else "(not a cell search)"
+            )
+            cells = [str(rank), e(record.trial_id), format_score(record.score)]
+            if param_counts is not None:
+                cells.append("" if count is None else f"{count:,}")
+            cells.append(genotype)
+            out.append(
+                '<tr class="trial">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+            )
+        out.append("</table>")
+        for record, _ in rows:
+            paths = diagrams[label].get(record.trial_id)
+            if paths is None:
+                continue
+            out.append(
+                f"<h3>Trial {e(record.trial_id)} (score {format_score(record.score)})</h3><p>"
+            )
+            for cell, files in paths.items():
+                out.append(
+                    f'<a href="{link(files["svg"])}"><img src="{link(files["png"])}" '
+                    f'alt="{e(cell)} cell of trial {e(record.trial_id)}"></a>'
+                )
+            out.append("</p>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _markdown_page(
+    title, searches, direction, tops, progress, diagrams, link, param_counts
+):
+    out = [
+        f"# {title}",
+        "",
+        "## Searches",
+        "",
+        "| Search | Directory | Strategy | Objective | Direction | Scored / trials |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in _summary_rows(searches):
+        out.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    out += [
+        "",
+        "## Progress",
+        "",
+        "Score of every completed trial against its trial number, and the best so "
+        f"far ({'higher' if direction == 'max' else 'lower'} is better).",
+        "",
+        f"![search progress]({link(progress['png'])}) ([SVG]({link(progress['svg'])}))",
+        "",
+    ]
+    for label, rows in tops.items():
+        out += [f"## {_md_cell(label)}: top {len(rows)} trials", ""]
+        if not rows:
+            out += ["No completed trials.", ""]
+            continue
+        header = ["Rank", "Trial", "Score"]
+        header += ["Parameters"] if param_counts is not None else []
+        header += ["Genotype"]
+        out.append("| " + " | ".join(header) + " |")
+        out.append("|" + "---|" * len(header))
+        for rank, (record, count) in enumerate(rows, start=1):
+            cells = [str(rank), _md_cell(record.trial_id), format_score(record.score)]
+            if param_counts is not None:
+                cells.append("" if count is None else f"{count:,}")
+            if record.genotype is None:
+                cells.append("(not a cell search)")
+            else:
+                cells.append(
+                    "<br>".join(
+                        f"`{_md_cell(line)}`"
+                        for line in str(record.genotype).splitlines()
+                    )
+                )
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+        for record, _ in rows:
+            paths = diagrams[label].get(record.trial_id)
+            if paths is None:
+                continue
+            out += [
+                f"### Trial {_md_cell(record.trial_id)} (score {format_score(record.score)})",
+                "",
+            ]
+            for cell, files in paths.items():
+                out.append(
+                    f"[![{cell} cell of trial {record.trial_id}]({link(files['png'])})]"
+                    f"({link(files['svg'])})"
+                )
+            out.append("")
+    return "\n".join(out)

@@ -1,0 +1,363 @@
+"""Tests for `keras_nasnet.report`, on project directories written by keras-tuner."""
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from keras_nasnet import report
+from tuner_plugins import cell_hps
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# Scores the fake training returns, in trial order; None makes the trial fail.
+MAX_SCORES = [0.3, 0.7, None, 0.5, 0.9, 0.6]
+MIN_SCORES = [0.8, 0.4, 0.6, 0.2, 0.5]
+
+
+def _run_search(directory, project_name, objective, scores):
+    """Runs a real keras-tuner RandomSearch over a 2-block cell space."""
+    kt = pytest.importorskip("keras_tuner")
+
+    class CellSpace(kt.HyperModel):
+        def build(self, hp):
+            cell_hps.declare_cells(hp, num_blocks=2)
+
+    class FakeTraining(kt.RandomSearch):
+        def __init__(self, scores, **kwargs):
+            super().__init__(**kwargs)
+            self.scores = list(scores)
+
+        def run_trial(self, trial, *args, **kwargs):
+            score = self.scores.pop(0)
+            if score is None:
+                raise RuntimeError("this trial fails on purpose")
+            # A second metric the report must not mistake for the objective.
+            return {objective.name: score, "other": 1.0 - score}
+
+    tuner = FakeTraining(
+        scores,
+        hypermodel=CellSpace(),
+        objective=objective,
+        max_trials=len(scores),
+        directory=str(directory),
+        project_name=project_name,
+        seed=1,
+    )
+    tuner.search(verbose=0)
+    return os.path.join(str(directory), project_name)
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    kt = pytest.importorskip("keras_tuner")
+    root = tmp_path_factory.mktemp("searches")
+    return {
+        "max": _run_search(
+            root, "random_max", kt.Objective("score", "max"), MAX_SCORES
+        ),
+        "min": _run_search(
+            root, "random_min", kt.Objective("val_loss", "min"), MIN_SCORES
+        ),
+    }
+
+
+def _trial_files(project):
+    # trial_id -> trial.json contents, read independently of the module.
+    states = {}
+    for entry in os.listdir(project):
+        path = os.path.join(project, entry, "trial.json")
+        if os.path.isfile(path):
+            with open(path) as f:
+                state = json.load(f)
+            states[state["trial_id"]] = state
+    return states
+
+
+def test_load_search_reads_every_trial(projects):
+    search = report.load_search(projects["max"])
+    states = _trial_files(projects["max"])
+    with open(os.path.join(projects["max"], "oracle.json")) as f:
+        start_order = json.load(f)["start_order"]
+    assert [r.trial_id for r in search.records] == start_order
+    assert sorted(states) == sorted(start_order)
+    assert [r.number for r in search.records] == list(range(1, len(MAX_SCORES) + 1))
+    for record in search.records:
+        state = states[record.trial_id]
+        assert record.status == state["status"]
+        assert record.score == state["score"]
+        assert record.values == state["hyperparameters"]["values"]
+        assert record.genotype == cell_hps.decode(record.values)
+    assert [r.score for r in search.records] == MAX_SCORES
+    assert [r.scored for r in search.records] == [s is not None for s in MAX_SCORES]
+    assert search.records[2].status == "FAILED"
+    assert (search.objective, search.direction) == ("score", "max")
+    assert search.name == "random_max"
+
+
+def test_load_search_infers_a_min_objective(projects):
+    search = report.load_search(projects["min"])
+    assert (search.objective, search.direction) == ("val_loss", "min")
+    assert [r.score for r in search.records] == MIN_SCORES
+
+
+def test_load_search_accepts_parent_and_project_name(projects):
+    parent, name = os.path.split(projects["max"])
+    assert report.load_search(parent, project_name=name) == report.load_search(
+        projects["max"]
+    )
+
+
+def test_load_search_reads_the_objective_from_oracle_json(projects, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(projects["max"], copy)
+    with open(copy / "oracle.json") as f:
+        oracle = json.load(f)
+    oracle["objective"] = {"name": "something", "direction": "min"}
+    with open(copy / "oracle.json", "w") as f:
+        json.dump(oracle, f)
+    search = report.load_search(copy)
+    assert (search.objective, search.direction) == ("something", "min")
+    assert report.load_search(copy, direction="max").direction == "max"
+
+
+def test_load_search_errors(projects, tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        report.load_search(tmp_path / "nowhere")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not a search")
+    with pytest.raises(ValueError, match="has no oracle.json; expected the directory"):
+        report.load_search(foreign)
+    # The tuner's `directory` without `project_name`: the error names the projects.
+    parent = os.path.dirname(projects["max"])
+    with pytest.raises(ValueError, match=r"projects \['random_max', 'random_min'\]"):
+        report.load_search(parent)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "oracle.json").write_text("{not json")
+    with pytest.raises(ValueError, match="Could not read .* as JSON"):
+        report.load_search(broken)
+    with pytest.raises(ValueError, match="Expected 'max' or 'min'"):
+        report.load_search(projects["max"], direction="up")
+
+
+def test_best_so_far_is_the_running_best():
+    rng = random.Random(0)
+    for _ in range(100):
+        scores = [rng.uniform(-1, 1) for _ in range(rng.randint(0, 20))]
+        best_max = report.best_so_far(scores, "max")
+        best_min = report.best_so_far(scores, "min")
+        assert best_max == [max(scores[: i + 1]) for i in range(len(scores))]
+        assert best_min == [min(scores[: i + 1]) for i in range(len(scores))]
+        assert all(a <= b for a, b in zip(best_max, best_max[1:], strict=False))
+        assert all(a >= b for a, b in zip(best_min, best_min[1:], strict=False))
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.lines}
+
+
+@pytest.mark.parametrize("which,direction", [("max", "max"), ("min", "min")])
+def test_plot_progress_plots_the_scores(projects, tmp_path, which, direction):
+    search = report.load_search(projects[which])
+    path = tmp_path / "progress.png"
+    result = report.plot_progress({"a": search}, path=path, direction=direction)
+    expected = [(r.number, r.score) for r in search.records if r.scored]
+    lines = _lines(result["ax"])
+    points, best = lines["a"], lines["a (best so far)"]
+    assert list(points.get_xdata()) == [n for n, _ in expected]
+    assert list(points.get_ydata()) == [s for _, s in expected]
+    assert list(best.get_xdata()) == [n for n, _ in expected]
+    pick = max if direction == "max" else min
+    best_y = list(best.get_ydata())
+    assert best_y == [
+        pick(s for _, s in expected[: i + 1]) for i in range(len(expected))
+    ]
+    assert result["data"]["a"] == {
+        "trials": [n for n, _ in expected],
+        "scores": [s for _, s in expected],
+        "best": best_y,
+    }
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    assert result["ax"].get_ylabel().startswith(search.objective)
+
+
+def test_plot_progress_draws_one_pair_of_lines_per_search(projects):
+    searches = {k: report.load_search(v) for k, v in projects.items()}
+    result = report.plot_progress(searches, direction="max")
+    assert sorted(_lines(result["ax"])) == [
+        "max",
+        "max (best so far)",
+        "min",
+        "min (best so far)",
+    ]
+
+
+def test_top_trials_orders_best_first_and_breaks_ties_by_trial():
+    records = [
+        report.TrialRecord(str(i), i + 1, "COMPLETED", s)
+        for i, s in enumerate([0.5, 0.9, 0.5, float("nan"), 0.1])
+    ]
+    records.append(report.TrialRecord("5", 6, "FAILED", 0.99))
+    assert [r.trial_id for r in report.top_trials(records, 3, "max")] == ["1", "0", "2"]
+    assert [r.trial_id for r in report.top_trials(records, 10, "min")] == [
+        "4",
+        "0",
+        "2",
+        "1",
+    ]
+
+
+def _html_rows(page):
+    rows = re.findall(r'<tr class="trial">(.*?)</tr>', page, flags=re.S)
+    return [re.findall(r"<td>(.*?)</td>", row, flags=re.S) for row in rows]
+
+
+def _md_rows(page, header_start="| Rank"):
+    lines = page.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return rows
+
+
+def _expected_top(scores, k, direction):
+    order = sorted(
+        (i for i, s in enumerate(scores) if s is not None),
+        key=lambda i: -scores[i] if direction == "max" else scores[i],
+    )
+    return order[:k]
+
+
+def _linked_files(page, out_dir):
+    links = re.findall(r'(?:src|href)="([^"]+)"', page) + re.findall(
+        r"\]\(([^)]+)\)", page
+    )
+    return [os.path.join(out_dir, link) for link in links]
+
+
+def test_write_report_html(projects, tmp_path):
+    out = tmp_path / "site" / "report.html"
+    result = report.write_report(
+        projects["max"], out, top_k=3, param_counts=lambda g: 1000 + len(str(g))
+    )
+    page = out.read_text()
+    search = report.load_search(projects["max"])
+    top = [search.records[i] for i in _expected_top(MAX_SCORES, 3, "max")]
+    rows = _html_rows(page)
+    assert [row[1] for row in rows] == [r.trial_id for r in top]
+    assert [row[2] for row in rows] == [report.format_score(r.score) for r in top]
+    assert [row[2] for row in rows] == ["0.9", "0.7", "0.6"]
+    assert [row[3] for row in rows] == [f"{1000 + len(str(r.genotype)):,}" for r in top]
+    for row, record in zip(rows, top, strict=True):
+        assert str(record.genotype.normal) in row[4]
+    # Every image and link resolves, PNGs are PNGs.
+    files = _linked_files(page, out.parent)
+    assert len(files) == 2 + 3 * 2 * 2
+    for path in files:
+        assert os.path.isfile(path), path
+        if path.endswith(".png"):
+            with open(path, "rb") as f:
+                assert f.read(8) == PNG_MAGIC
+    assert os.path.isfile(result["progress"]["svg"])
+    assert set(result["diagrams"]["random_max"]) == {r.trial_id for r in top}
+
+
+def test_write_report_markdown_min_direction(projects, tmp_path):
+    out = tmp_path / "report.md"
+    report.write_report(projects["min"], out, top_k=2)
+    page = out.read_text()
+    search = report.load_search(projects["min"])
+    top = [search.records[i] for i in _expected_top(MIN_SCORES, 2, "min")]
+    rows = _md_rows(page)
+    assert [row[1] for row in rows] == [r.trial_id for r in top]
+    assert [row[2] for row in rows] == ["0.2", "0.4"]
+    assert "Parameters" not in page
+    assert "lower is better" in page
+    for path in _linked_files(page, tmp_path):
+        assert os.path.isfile(path), path
+
+
+def test_write_report_several_searches(projects, tmp_path):
+    copy = tmp_path / "other" / "random_max"
+    shutil.copytree(projects["max"], copy)
+    out = tmp_path / "report.md"
+    result = report.write_report([projects["max"], copy], out, top_k=1)
+    page = out.read_text()
+    labels = list(result["diagrams"])
+    assert len(labels) == 2 and labels[1] == "other/random_max"
+    assert page.count("| Rank |") == 2
+    # The direction of two searches must agree.
+    with pytest.raises(ValueError, match="do not agree on the objective's direction"):
+        report.write_report(projects, tmp_path / "mixed.md")
+    assert not os.path.exists(tmp_path / "mixed.md")
+    assert not os.path.exists(tmp_path / "mixed_files")
+    # Unless it is given.
+    report.write_report(
+        {"a": projects["max"], "b": projects["min"]},
+        tmp_path / "forced.html",
+        direction="max",
+    )
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_write_report_on_a_foreign_directory_writes_nothing(projects, tmp_path, fmt):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(ValueError, match="has no oracle.json"):
+        report.write_report([projects["max"], foreign], out_dir / f"report.{fmt}")
+    with pytest.raises(ValueError, match="does not exist"):
+        report.write_report(tmp_path / "missing", out_dir / f"report.{fmt}")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_write_report_argument_errors(projects, tmp_path):
+    with pytest.raises(ValueError, match="`out_path`"):
+        report.write_report(projects["max"], tmp_path / "report.pdf")
+    with pytest.raises(ValueError, match="`top_k`"):
+        report.write_report(projects["max"], tmp_path / "report.md", top_k=0)
+    with pytest.raises(ValueError, match="`param_counts`"):
+        report.write_report(projects["max"], tmp_path / "report.md", param_counts=3)
+    with pytest.raises(ValueError, match="`directories`"):
+        report.write_report([], tmp_path / "report.md")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_and_viz_import_neither_keras_nor_tensorflow():
+    code = (
+        "import sys, keras_nasnet\n"
+        "before = set(sys.modules)\n"
+        "import keras_nasnet.report, keras_nasnet.viz\n"
+        "new = set(sys.modules) - before\n"
+        "heavy = sorted(m for m in new if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'keras_tuner', 'jax', 'matplotlib'))\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_write_report_keeps_diagrams_of_similar_labels_apart(projects, tmp_path):
+    result = report.write_report(
+        {"a b": projects["max"], "a_b": projects["max"]}, tmp_path / "r.md", top_k=1
+    )
+    pngs = [
+        files["png"]
+        for label in result["diagrams"].values()
+        for cells in label.values()
+        for files in cells.values()
+    ]
+    assert len(pngs) == len(set(pngs)) == 4
