@@ -181,7 +181,12 @@ def load_search(directory, project_name=None, direction=None):
             trial_id = str(state.get("trial_id") or entry[len("trial_") :])
             trials[trial_id] = state
 
-    start_order = [str(t) for t in oracle.get("start_order") or [] if str(t) in trials]
+    # Trials the oracle started, in order (once each), then any it did not list.
+    start_order = list(
+        dict.fromkeys(
+            str(t) for t in oracle.get("start_order") or [] if str(t) in trials
+        )
+    )
     rest = sorted(set(trials) - set(start_order), key=_natural_key)
     records = tuple(
         _record(trial_id, number, trials[trial_id])

@@ -305,8 +305,10 @@ def test_write_report_several_searches(projects, tmp_path):
     report.write_report(
         {"a": projects["max"], "b": projects["min"]},
         tmp_path / "forced.html",
+        top_k=1,
         direction="max",
     )
+    assert (tmp_path / "forced.html").read_text().count('<tr class="trial">') == 2
 
 
 @pytest.mark.parametrize("fmt", ["html", "md"])
@@ -361,3 +363,44 @@ def test_write_report_keeps_diagrams_of_similar_labels_apart(projects, tmp_path)
         for files in cells.values()
     ]
     assert len(pngs) == len(set(pngs)) == 4
+
+
+def _hand_made_project(root):
+    """A project with no start_order and trials whose values spell no cell."""
+    kt = pytest.importorskip("keras_tuner")
+    from keras_tuner.engine import trial as trial_module
+
+    project = root / "hand_made"
+    project.mkdir()
+    (project / "oracle.json").write_text("{}")
+    for trial_id, score in [("10", 0.5), ("2", 0.25), ("7", None)]:
+        hp = kt.HyperParameters()
+        hp.Float("learning_rate", 1e-3, 1e-1)
+        trial = trial_module.Trial(
+            hyperparameters=hp,
+            trial_id=trial_id,
+            status="COMPLETED" if score is not None else "FAILED",
+        )
+        trial.score = score
+        os.makedirs(project / f"trial_{trial_id}")
+        trial.save(str(project / f"trial_{trial_id}" / "trial.json"))
+    return project
+
+
+def test_trials_without_start_order_or_genotype(tmp_path):
+    project = _hand_made_project(tmp_path)
+    search = report.load_search(project)
+    # Natural order of the ids when oracle.json lists none.
+    assert [r.trial_id for r in search.records] == ["2", "7", "10"]
+    assert [r.number for r in search.records] == [1, 2, 3]
+    assert all(r.genotype is None for r in search.records)
+    # No metric records the objective: the direction cannot be told.
+    assert (search.objective, search.direction) == (None, None)
+    out = tmp_path / "out" / "report.md"
+    with pytest.raises(ValueError, match="Could not tell the objective's direction"):
+        report.write_report(project, out)
+    assert not os.path.exists(out.parent)
+    report.write_report(project, out, direction="min")
+    rows = _md_rows(out.read_text())
+    assert [row[1:3] for row in rows] == [["2", "0.25"], ["10", "0.5"]]
+    assert all(row[3] == "(not a cell search)" for row in rows)
