@@ -229,6 +229,8 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
     >>> plot_progress({"random": records})["data"]["random"]
     {'trials': [1, 3], 'scores': [0.5, 0.7], 'best': [0.5, 0.7]}
     """
+    from matplotlib.ticker import MaxNLocator
+
     _check_direction(direction)
     if path is not None:
         viz._check_path(path)
@@ -265,8 +267,6 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
             if len(objectives) == 1 and None not in objectives
             else "score"
         )
-    from matplotlib.ticker import MaxNLocator
-
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(f"{ylabel} ({'higher' if direction == 'max' else 'lower'} is better)")

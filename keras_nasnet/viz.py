@@ -261,7 +261,7 @@ def layout_cell(cell):
     # fewest crossings. The inputs stay put; stable sorts keep the block
     # order among ties.
     top = max(layers)
-    order = {layer: list(layers[layer]) for layer in layers}
+    order = {layer: list(layers.get(layer, ())) for layer in range(top + 1)}
     for layer in sorted(order):
         place(order[layer])
     best = None
