@@ -1,0 +1,33 @@
+"""Keras layers that build NASNet cells: ops, cells, drop path, auxiliary head."""
+
+from keras_nasnet.layers.aux_head import AuxiliaryHead
+from keras_nasnet.layers.cell import NASNetCell
+from keras_nasnet.layers.drop_path import (
+    ScheduledDropPath,
+    drop_path,
+    drop_path_keep_prob,
+)
+from keras_nasnet.layers.ops import (
+    BottleneckConv,
+    FactorizedReduction,
+    IdentityOp,
+    PoolOp,
+    ReLUConvBN,
+    SeparableConvStack,
+    make_op,
+)
+
+__all__ = [
+    "AuxiliaryHead",
+    "BottleneckConv",
+    "FactorizedReduction",
+    "IdentityOp",
+    "NASNetCell",
+    "PoolOp",
+    "ReLUConvBN",
+    "ScheduledDropPath",
+    "SeparableConvStack",
+    "drop_path",
+    "drop_path_keep_prob",
+    "make_op",
+]
