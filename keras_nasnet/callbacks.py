@@ -40,15 +40,15 @@ class DropPathScheduler(keras.callbacks.Callback):
     Example:
 
     >>> import numpy as np
-    >>> from keras_nasnet.genotypes import NASNET_A
-    >>> from keras_nasnet.models import NASNet
-    >>> model = NASNet(NASNET_A, cells_per_stack=1, filters=4,
-    ...                input_shape=(8, 8, 3), drop_path_keep_prob=0.6)
-    >>> model.compile("sgd", "sparse_categorical_crossentropy")
-    >>> x, y = np.zeros((4, 8, 8, 3)), np.zeros((4,))
+    >>> from keras_nasnet.layers import ScheduledDropPath
+    >>> inputs = keras.Input((4, 4, 2))
+    >>> x = ScheduledDropPath(0.6)(keras.layers.Conv2D(2, 3)(inputs))
+    >>> model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    >>> model.compile("sgd", "mse", jit_compile=False)
+    >>> x, y = np.zeros((4, 4, 4, 2)), np.zeros((4, 2))
     >>> _ = model.fit(x, y, batch_size=2, epochs=2, verbose=0,
     ...               callbacks=[DropPathScheduler()])
-    >>> float(drop_path_layers(model)[0].progress.numpy())  # step 3 of 4
+    >>> float(drop_path_layers(model)[0].progress.numpy())  # last step: 3 of 4
     0.75
     """
 
