@@ -1,0 +1,343 @@
+"""The keras-tuner Oracle contract, checked for every `NASOracle` strategy.
+
+Modeled on keras-tuner's own `engine/oracle_test.py`: oracles are driven
+without training, by `create_trial -> update_trial -> end_trial` loops.
+"""
+
+import json
+import threading
+import zlib
+
+import keras_tuner
+import pytest
+from keras_tuner.src.engine import trial as trial_module
+
+from tuner_plugins import cell_hps
+from tuner_plugins.oracle import NASOracle
+
+STRATEGIES = ("evolution", "controller")
+# Small enough that both strategies leave their start-up phase within a few
+# trials (evolution: a full population; controller: a first update).
+SMALL = {
+    "evolution": {"population_size": 4, "sample_size": 2},
+    "controller": {"controller_batch_size": 4, "controller_units": 16},
+}
+OBJECTIVE = keras_tuner.Objective("score", "max")
+
+
+def generic_space():
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("width", [8, 16, 32, 64])
+    hp.Int("depth", 1, 6)
+    hp.Boolean("batch_norm")
+    hp.Choice("optimizer", ["sgd", "adam"])
+    with hp.conditional_scope("optimizer", ["adam"]):
+        hp.Float("beta_1", 0.8, 0.99, step=0.01)
+    hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+    return hp
+
+
+def nasnet_space():
+    hp = keras_tuner.HyperParameters()
+    cell_hps.declare_cells(hp, num_blocks=2)
+    return hp
+
+
+SPACES = {"generic": generic_space, "nasnet": nasnet_space}
+
+
+def make_oracle(tmp_path, strategy, space="generic", project="proj", **kwargs):
+    options = {**SMALL[strategy], **kwargs}
+    options.setdefault("seed", 7)
+    options.setdefault("max_trials", 100)
+    oracle = NASOracle(
+        objective=OBJECTIVE,
+        strategy=strategy,
+        hyperparameters=SPACES[space](),
+        **options,
+    )
+    oracle._set_project_dir(str(tmp_path), project)
+    oracle.verbose = 0
+    return oracle
+
+
+def score_of(values):
+    # Any deterministic function of the values will do.
+    text = json.dumps(values, sort_keys=True)
+    return (zlib.crc32(text.encode("utf-8")) % 1000) / 1000.0
+
+
+def run_trials(oracle, num_trials, tuner_id="tuner0"):
+    proposals = []
+    for _ in range(num_trials):
+        trial = oracle.create_trial(tuner_id)
+        if trial.status != trial_module.TrialStatus.RUNNING:
+            break
+        values = dict(trial.hyperparameters.values)
+        proposals.append(values)
+        oracle.update_trial(trial.trial_id, {"score": score_of(values)})
+        trial.status = trial_module.TrialStatus.COMPLETED
+        oracle.end_trial(trial)
+    return proposals
+
+
+def assert_lock_free(oracle, timeout=10):
+    """Another thread can still take the oracle's lock."""
+    done = threading.Event()
+
+    def other_thread():
+        oracle.create_trial("another_tuner")
+        done.set()
+
+    thread = threading.Thread(target=other_thread, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert done.is_set(), "the oracle's lock is held after an exception"
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request):
+    return request.param
+
+
+def test_missing_objective_is_a_clear_error(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    trial = oracle.create_trial("tuner0")
+    with pytest.raises(ValueError, match="Objective value missing"):
+        oracle.update_trial(trial.trial_id, {"accuracy": 0.5})
+    assert_lock_free(oracle)
+
+
+def test_unknown_trial_id_is_a_clear_error(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    with pytest.raises(ValueError, match="Unknown trial id"):
+        oracle.update_trial("999", {"score": 1.0})
+    assert_lock_free(oracle)
+
+
+def test_default_no_retry(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    trial_1 = oracle.create_trial("tuner0")
+    trial_1.status = trial_module.TrialStatus.INVALID
+    oracle.end_trial(trial_1)
+    trial_2 = oracle.create_trial("tuner0")
+    assert trial_2.trial_id != trial_1.trial_id
+    assert oracle.trials[trial_1.trial_id].status == trial_module.TrialStatus.FAILED
+
+
+def test_invalid_trials_are_retried_up_to_max_retries(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy, max_retries_per_trial=1)
+    trial_1 = oracle.create_trial("tuner0")
+    trial_1.status = trial_module.TrialStatus.INVALID
+    trial_1.message = "error1"
+    oracle.end_trial(trial_1)
+    # The retry.
+    trial_2 = oracle.create_trial("tuner0")
+    assert trial_2.trial_id == trial_1.trial_id
+    trial_2.status = trial_module.TrialStatus.INVALID
+    oracle.end_trial(trial_2)
+    assert oracle.trials[trial_1.trial_id].status == trial_module.TrialStatus.FAILED
+    # Retried once: a new trial.
+    trial_3 = oracle.create_trial("tuner1")
+    assert trial_3.trial_id != trial_1.trial_id
+
+
+# keras-tuner's metric tracking takes a nanmax of the lone NaN.
+@pytest.mark.filterwarnings("ignore:All-NaN:RuntimeWarning")
+def test_nan_score_marks_the_trial_invalid(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy, max_retries_per_trial=1)
+    trial = oracle.create_trial("tuner0")
+    oracle.update_trial(trial.trial_id, {"score": float("nan")})
+    trial.status = trial_module.TrialStatus.COMPLETED
+    oracle.end_trial(trial)
+    assert oracle.trials[trial.trial_id].status == trial_module.TrialStatus.INVALID
+
+
+def test_failed_trials_are_not_retried(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy, max_retries_per_trial=1)
+    trial_1 = oracle.create_trial("tuner0")
+    trial_1.status = trial_module.TrialStatus.FAILED
+    oracle.end_trial(trial_1)
+    trial_2 = oracle.create_trial("tuner0")
+    assert trial_2.trial_id != trial_1.trial_id
+
+
+def test_consecutive_failures_within_the_limit(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy, max_retries_per_trial=2)
+    # (1 run + 2 retries) * 2 trials: two FAILED trials in a row, limit 3.
+    for _ in range(6):
+        trial = oracle.create_trial("tuner0")
+        trial.status = trial_module.TrialStatus.INVALID
+        oracle.end_trial(trial)
+    assert len(run_trials(oracle, 3)) == 3
+
+
+def test_too_many_consecutive_failures_stop_the_search(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    run_trials(oracle, 2)
+    with pytest.raises(RuntimeError, match="Number of consecutive") as error:
+        for _ in range(3):
+            trial = oracle.create_trial("tuner0")
+            trial.status = trial_module.TrialStatus.FAILED
+            trial.message = "custom_error_info"
+            oracle.end_trial(trial)
+    assert "custom_error_info" in str(error.value)
+    # The failing trial was saved and ended, the lock is free, and every
+    # tuner that asks again is told to stop, so a chief can exit.
+    assert not oracle.ongoing_trials
+    assert_lock_free(oracle)
+    assert oracle.create_trial("tuner1").status == trial_module.TrialStatus.STOPPED
+    assert not oracle.tuner_ids
+
+
+def test_same_tuner_id_gets_its_ongoing_trial_back(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    trial_1 = oracle.create_trial("tuner0")
+    trial_2 = oracle.create_trial("tuner0")
+    assert trial_1.trial_id == trial_2.trial_id
+    trial_3 = oracle.create_trial("tuner1")
+    assert trial_3.trial_id != trial_1.trial_id
+
+
+def test_reload_queues_ongoing_trials_for_retry(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    run_trials(oracle, 5)
+    ongoing = oracle.create_trial("tuner0")
+
+    reloaded = make_oracle(tmp_path, strategy)
+    reloaded.reload()
+    assert not reloaded.ongoing_trials
+    retried = reloaded.create_trial("tuner7")
+    assert retried.trial_id == ongoing.trial_id
+    assert retried.hyperparameters.values == ongoing.hyperparameters.values
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN:RuntimeWarning")
+def test_best_trials_ignore_nan(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    for score in (0.2, float("nan"), 0.7, 0.5):
+        trial = oracle.create_trial("tuner0")
+        oracle.update_trial(trial.trial_id, {"score": score})
+        trial.status = trial_module.TrialStatus.COMPLETED
+        oracle.end_trial(trial)
+    best = oracle.get_best_trials(3)
+    assert [t.score for t in best] == [0.7, 0.5, 0.2]
+
+
+def test_max_trials_stops_the_search(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy, max_trials=6)
+    assert len(run_trials(oracle, 10)) == 6
+    assert oracle.create_trial("tuner0").status == trial_module.TrialStatus.STOPPED
+
+
+@pytest.mark.parametrize("space", sorted(SPACES))
+def test_same_seed_same_proposals(tmp_path, strategy, space):
+    runs = [
+        run_trials(make_oracle(tmp_path, strategy, space, project=f"p{i}", seed=s), 14)
+        for i, s in enumerate((3, 3, 4))
+    ]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+@pytest.mark.parametrize("space", sorted(SPACES))
+@pytest.mark.parametrize("first_part", [4, 10])
+def test_save_reload_continue_equals_uninterrupted(tmp_path, strategy, space, first_part):
+    total = 22
+    uninterrupted = run_trials(
+        make_oracle(tmp_path, strategy, space, project="straight"), total
+    )
+
+    first = make_oracle(tmp_path, strategy, space, project="resumed")
+    proposals = run_trials(first, first_part)
+    del first  # the process "stops" here; everything is on disk
+    resumed = make_oracle(tmp_path, strategy, space, project="resumed")
+    resumed.reload()
+    proposals += run_trials(resumed, total - first_part)
+    assert proposals == uninterrupted
+    if strategy == "controller":
+        # The continuation crossed controller updates on both sides.
+        assert resumed.strategy.num_updates == total // SMALL[strategy]["controller_batch_size"]
+
+
+def test_state_survives_a_json_round_trip(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy)
+    run_trials(oracle, 9)
+    state = oracle.get_state()
+    text = json.dumps(state)  # raises on numpy scalars and the like
+    other = make_oracle(tmp_path, strategy, project="other")
+    other.trials = oracle.trials
+    other.set_state(json.loads(text))
+    again = json.loads(json.dumps(other.get_state()))
+    expected = json.loads(text)
+    for state in (again, expected):
+        state["tried_so_far"] = sorted(state["tried_so_far"])  # a set's order
+    assert again == expected
+
+
+def test_reload_with_another_strategy_is_a_clear_error(tmp_path):
+    oracle = make_oracle(tmp_path, "evolution")
+    run_trials(oracle, 3)
+    other = make_oracle(tmp_path, "controller")
+    with pytest.raises(ValueError, match="strategy='evolution'"):
+        other.reload()
+
+
+def test_no_duplicates_among_concurrent_tuners(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy, space="nasnet", max_trials=60)
+    seen = []
+    ongoing = {}
+    for step in range(200):
+        tuner_id = f"tuner{step % 3}"
+        if tuner_id in ongoing:
+            trial = ongoing.pop(tuner_id)
+            oracle.update_trial(trial.trial_id, {"score": score_of(trial.hyperparameters.values)})
+            trial.status = trial_module.TrialStatus.COMPLETED
+            oracle.end_trial(trial)
+            continue
+        trial = oracle.create_trial(tuner_id)
+        if trial.status == trial_module.TrialStatus.STOPPED:
+            continue
+        ongoing[tuner_id] = trial
+        seen.append(json.dumps(trial.hyperparameters.values, sort_keys=True))
+    assert len(seen) == 60
+    assert len(set(seen)) == len(seen)
+
+
+def test_invalid_strategy_is_a_clear_error():
+    with pytest.raises(ValueError, match="argument `strategy`.*Received: strategy='bogus'"):
+        NASOracle(objective=OBJECTIVE, strategy="bogus")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"sample_size": 0},
+            "Invalid value received for argument `sample_size`. Expected an "
+            "integer between 1 and population_size (100). Received: sample_size=0",
+        ),
+        ({"population_size": 10, "sample_size": 11}, "Received: sample_size=11"),
+        ({"population_size": 0}, "Received: population_size=0"),
+        ({"identity_prob": 1.5}, "Received: identity_prob=1.5"),
+    ],
+)
+def test_evolution_arguments_are_validated(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        NASOracle(objective=OBJECTIVE, strategy="evolution", **kwargs)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"controller_units": 0}, "Received: controller_units=0"),
+        ({"controller_update": "a2c"}, "Received: controller_update='a2c'"),
+        ({"controller_ppo_clip": 1.5}, "Received: controller_ppo_clip=1.5"),
+        ({"controller_baseline_decay": 1.0}, "Received: controller_baseline_decay=1.0"),
+    ],
+)
+def test_controller_arguments_are_validated(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        NASOracle(objective=OBJECTIVE, strategy="controller", **kwargs)
+    assert message in str(error.value)

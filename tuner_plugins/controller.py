@@ -1,0 +1,720 @@
+"""An RNN controller (an LSTM policy trained by policy gradient), as a
+`NASOracle` strategy.
+
+The policy emits one decision per searchable hyperparameter, in the order of
+`hyperparameters.space`; each decision is a softmax over its own choice set,
+and the embedding of the previous choice is the next step's input. A decision
+whose hyperparameter is inactive for the values chosen so far is skipped: its
+step still runs (the sequence has a fixed length, which keeps one compiled
+training step), but its output is ignored and a "skipped" token feeds the
+next step.
+
+Two implementations of one policy:
+
+- Sampling runs in numpy on the Keras weights (about 1 ms per trial).
+- The update is a Keras loss minimized with `model.train_on_batch` on
+  teacher-forced logits, so it runs on every Keras backend. `y_true` packs,
+  per step, the sampled column, whether the step counts, the trial's advantage
+  and its log-probability under the policy before the update.
+
+The weights and Adam's state live in numpy between updates; one compiled Keras
+model per architecture and process (`_SHARED_MODELS`) is loaded with them for
+each update. So the controller survives `keras.backend.clear_session()` (which
+keras-tuner calls before every trial) and many oracles in one process share one
+trace.
+
+Reference: Zoph et al. 2018, "Learning Transferable Architectures for Scalable
+Image Recognition", section 3 and appendix A (one-layer LSTM, 100 units,
+uniform [-0.1, 0.1] init, PPO, Adam lr 0.00035, entropy 1e-5, baseline EMA
+0.95, minibatches of 20); Zoph & Le 2017 (REINFORCE); Pham et al. 2018, ENAS
+(temperature and `tanh_constant * tanh(logits / temperature)`).
+"""
+
+import json
+import os
+import tempfile
+import threading
+
+import keras
+import numpy as np
+from keras import ops
+
+PPO = "ppo"
+REINFORCE = "reinforce"
+UPDATES = (PPO, REINFORCE)
+
+DEFAULT_UNITS = 100
+DEFAULT_LAYERS = 1
+DEFAULT_LEARNING_RATE = 0.00035
+DEFAULT_BATCH_SIZE = 20
+DEFAULT_PPO_CLIP = 0.2
+DEFAULT_PPO_EPOCHS = 4
+DEFAULT_ENTROPY_WEIGHT = 1e-5
+DEFAULT_BASELINE_DECAY = 0.95
+DEFAULT_INIT_RANGE = 0.1
+
+WEIGHTS_FILE = "controller.npz"
+# Sequences sampled in one batched pass per proposal.
+SAMPLES_PER_PROPOSAL = 8
+
+_START = 0  # token fed to the first step; column c is token c + 1.
+_NEG = -1e9  # logit of a column outside a step's choice set.
+
+
+class _Decision:
+    """One searchable hyperparameter: its choices and its logit columns."""
+
+    def __init__(self, hp, choices, offset):
+        self.hp = hp
+        self.name = hp.name
+        self.choices = list(choices)
+        self.offset = offset
+        self._index = {}
+        for i, value in enumerate(self.choices):
+            self._index.setdefault((type(value).__name__, value), i)
+
+    def index(self, value):
+        """The choice index of `value`, or `None` if it is not a choice."""
+        i = self._index.get((type(value).__name__, value))
+        if i is not None:
+            return i
+        # Values that crossed gRPC may change type (int <-> float) or lose
+        # float precision: fall back to a tolerant comparison.
+        for i, choice in enumerate(self.choices):
+            if isinstance(choice, (int, float)) and isinstance(value, (int, float)):
+                if not isinstance(choice, bool) and np.isclose(choice, value):
+                    return i
+            elif choice == value:
+                return i
+        return None
+
+
+def _check(name, value, ok, expected):
+    if not ok:
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected "
+            f"{expected}. Received: {name}={value!r}"
+        )
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class ControllerStrategy:
+    """An LSTM policy over the decisions of a search space.
+
+    Args:
+        seed: seeds the initial weights (proposals use the oracle's per-trial
+            streams).
+        units: LSTM units per layer (paper: 100).
+        num_layers: stacked LSTM layers (paper: 1).
+        learning_rate: Adam's learning rate (paper: 0.00035).
+        batch_size: finished trials per update (paper: 20).
+        update: `"ppo"` (paper) or `"reinforce"`.
+        ppo_clip: PPO's epsilon (Schulman et al. 2017; the paper gives none).
+        ppo_epochs: gradient steps per PPO minibatch (the paper gives none).
+        entropy_weight: weight of the entropy bonus (paper: 1e-5).
+        baseline_decay: decay of the exponential moving average of rewards
+            subtracted from each reward (paper: 0.95).
+        temperature: logits are divided by it (ENAS); `None` means 1.
+        tanh_constant: if set, logits are `c * tanh(logits / temperature)`
+            (ENAS).
+        failed_reward: reward of a FAILED trial; `None` leaves failed trials
+            out of the updates.
+        init_range: every weight starts uniform in `[-r, r]` (paper: 0.1).
+
+    Raises:
+        ValueError: if an argument is out of range.
+    """
+
+    name = "controller"
+
+    def __init__(
+        self,
+        seed=0,
+        units=DEFAULT_UNITS,
+        num_layers=DEFAULT_LAYERS,
+        learning_rate=DEFAULT_LEARNING_RATE,
+        batch_size=DEFAULT_BATCH_SIZE,
+        update=PPO,
+        ppo_clip=DEFAULT_PPO_CLIP,
+        ppo_epochs=DEFAULT_PPO_EPOCHS,
+        entropy_weight=DEFAULT_ENTROPY_WEIGHT,
+        baseline_decay=DEFAULT_BASELINE_DECAY,
+        temperature=None,
+        tanh_constant=None,
+        failed_reward=None,
+        init_range=DEFAULT_INIT_RANGE,
+    ):
+        _check("controller_units", units, _is_int(units) and units >= 1, "an integer >= 1")
+        _check(
+            "controller_layers",
+            num_layers,
+            _is_int(num_layers) and num_layers >= 1,
+            "an integer >= 1",
+        )
+        _check(
+            "controller_learning_rate",
+            learning_rate,
+            _is_number(learning_rate) and learning_rate > 0,
+            "a number > 0",
+        )
+        _check(
+            "controller_batch_size",
+            batch_size,
+            _is_int(batch_size) and batch_size >= 1,
+            "an integer >= 1",
+        )
+        _check("controller_update", update, update in UPDATES, "'ppo' or 'reinforce'")
+        _check(
+            "controller_ppo_clip",
+            ppo_clip,
+            _is_number(ppo_clip) and 0 < ppo_clip < 1,
+            "a number in (0, 1)",
+        )
+        _check(
+            "controller_ppo_epochs",
+            ppo_epochs,
+            _is_int(ppo_epochs) and ppo_epochs >= 1,
+            "an integer >= 1",
+        )
+        _check(
+            "controller_entropy_weight",
+            entropy_weight,
+            _is_number(entropy_weight) and entropy_weight >= 0,
+            "a number >= 0",
+        )
+        _check(
+            "controller_baseline_decay",
+            baseline_decay,
+            _is_number(baseline_decay) and 0 <= baseline_decay < 1,
+            "a number in [0, 1)",
+        )
+        _check(
+            "controller_temperature",
+            temperature,
+            temperature is None or (_is_number(temperature) and temperature > 0),
+            "None or a number > 0",
+        )
+        _check(
+            "controller_tanh_constant",
+            tanh_constant,
+            tanh_constant is None or (_is_number(tanh_constant) and tanh_constant > 0),
+            "None or a number > 0",
+        )
+        _check(
+            "controller_failed_reward",
+            failed_reward,
+            failed_reward is None or _is_number(failed_reward),
+            "None or a number",
+        )
+        _check(
+            "controller_init_range",
+            init_range,
+            _is_number(init_range) and init_range > 0,
+            "a number > 0",
+        )
+        self.seed = int(seed)
+        self.units = units
+        self.num_layers = num_layers
+        self.learning_rate = float(learning_rate)
+        self.batch_size = batch_size
+        self.update = update
+        self.ppo_clip = float(ppo_clip)
+        self.ppo_epochs = ppo_epochs
+        self.entropy_weight = float(entropy_weight)
+        self.baseline_decay = float(baseline_decay)
+        self.temperature = None if temperature is None else float(temperature)
+        self.tanh_constant = None if tanh_constant is None else float(tanh_constant)
+        self.failed_reward = None if failed_reward is None else float(failed_reward)
+        self.init_range = float(init_range)
+
+        # The decisions of the current space (rebuilt when the space grows).
+        self._space_size = -1
+        self._walk = []  # (hp, decision index or None), in space order
+        self._decisions = []
+        self._signature = None
+        # Learning state: all of it goes to `controller.npz`, atomically.
+        self._params = None  # Keras weight order: embedding, LSTM(s), dense
+        self._opt_state = None  # Adam's variables, in `optimizer.variables` order
+        self._baseline = None
+        self._consumed = 0  # finished trials already used for an update
+        self._num_updates = 0
+        self._dirty = False
+        self._cache = None  # numpy views of `_params` for sampling
+
+    # ------------------------------------------------------------- the space
+
+    def _sync_space(self, oracle):
+        space = oracle.hyperparameters.space
+        if len(space) == self._space_size:
+            return
+        self._space_size = len(space)
+        walk, decisions, offset = [], [], 0
+        for hp in space:
+            choices = oracle.candidate_values(hp)
+            if choices is None:
+                # Continuous: keras-tuner's own 10 evenly spaced values (in
+                # the hyperparameter's sampling scale).
+                choices = sorted(set(hp.values))
+            if len(choices) <= 1:
+                walk.append((hp, None))
+                continue
+            walk.append((hp, len(decisions)))
+            decisions.append(_Decision(hp, choices, offset))
+            offset += len(choices)
+        signature = json.dumps(
+            [[d.name, [repr(c) for c in d.choices]] for d in decisions]
+        )
+        self._walk, self._decisions = walk, decisions
+        if signature != self._signature:
+            # A new space (in practice: the first one) starts a new policy.
+            self._signature = signature
+            self._params = None
+            self._opt_state = None
+            self._cache = None
+
+    @property
+    def num_columns(self):
+        return sum(len(d.choices) for d in self._decisions)
+
+    @property
+    def num_tokens(self):
+        # start token, one per column, one for a skipped step.
+        return self.num_columns + 2
+
+    @property
+    def _skip(self):
+        return self.num_columns + 1
+
+    def _step_mask(self):
+        mask = np.zeros((len(self._decisions), self.num_columns), "float32")
+        for t, d in enumerate(self._decisions):
+            mask[t, d.offset : d.offset + len(d.choices)] = 1.0
+        return mask
+
+    # -------------------------------------------------------------- weights
+
+    def _ensure_params(self):
+        if self._params is not None:
+            return
+        rng = np.random.default_rng([self.seed, 0x5EED])
+        r = self.init_range
+        shapes = [(self.num_tokens, self.units)]
+        for _ in range(self.num_layers):
+            shapes += [
+                (self.units, 4 * self.units),
+                (self.units, 4 * self.units),
+                (4 * self.units,),
+            ]
+        shapes += [(self.units, self.num_columns), (self.num_columns,)]
+        self._params = [rng.uniform(-r, r, s).astype("float32") for s in shapes]
+        self._opt_state = None  # a fresh Adam, taken from the shared model
+        self._cache = None
+
+    def _weights(self):
+        if self._cache is None:
+            p, u = self._params, self.units
+            # Keras orders the gates input, forget, cell, output; regroup the
+            # columns as (input, forget, output | cell) so that one sigmoid
+            # and one tanh serve a step.
+            order = np.concatenate(
+                [np.arange(0, 2 * u), np.arange(3 * u, 4 * u), np.arange(2 * u, 3 * u)]
+            )
+            layers = []
+            for i in range(self.num_layers):
+                kernel, recurrent, bias = p[1 + 3 * i : 4 + 3 * i]
+                layers.append((kernel[:, order], recurrent[:, order], bias[order]))
+            dense_w, dense_b = p[-2], p[-1]
+            self._cache = {
+                # Embedding and first kernel folded: one row per token.
+                "x0": _matmul(p[0], layers[0][0]) + layers[0][2],
+                "layers": layers,
+                "heads": [
+                    (
+                        np.ascontiguousarray(dense_w[:, d.offset : d.offset + len(d.choices)]),
+                        dense_b[d.offset : d.offset + len(d.choices)],
+                    )
+                    for d in self._decisions
+                ],
+            }
+        return self._cache
+
+    def _transform(self, logits, xp):
+        return _transform(logits, self.temperature, self.tanh_constant, xp)
+
+    def _lstm_step(self, tokens, state, w):
+        """One step for input tokens (a batch, or one token); returns the top
+        layer's `h` and the new state."""
+        x = None
+        u = self.units
+        new_state = []
+        for i, (kernel, recurrent, bias) in enumerate(w["layers"]):
+            h, c = state[i]
+            if i == 0:
+                z = w["x0"][tokens] + _matmul(h, recurrent)
+            else:
+                z = _matmul(x, kernel) + _matmul(h, recurrent) + bias
+            gates = _sigmoid(z[..., : 3 * u])
+            c = gates[..., u : 2 * u] * c + gates[..., :u] * np.tanh(z[..., 3 * u :])
+            h = gates[..., 2 * u :] * np.tanh(c)
+            new_state.append((h, c))
+            x = h
+        return x, new_state
+
+    def _zero_state(self, batch=None):
+        shape = (self.units,) if batch is None else (batch, self.units)
+        zeros = np.zeros(shape, "float32")
+        return [(zeros, zeros) for _ in range(self.num_layers)]
+
+    # ------------------------------------------------------------- proposals
+
+    def propose(self, oracle, rng):
+        """Samples trials' values from the policy; returns the first that the
+        oracle has not tried, else the first sampled (the oracle redraws).
+
+        One sequence first; if it repeats a trial (a trained policy often
+        does), `SAMPLES_PER_PROPOSAL` more in one batched pass, which costs
+        about twice one sequence.
+        """
+        self._sync_space(oracle)
+        if not self._decisions:
+            return oracle.random_values(rng)
+        first = None
+        for num in (1, SAMPLES_PER_PROPOSAL):
+            for values in self.sample(oracle, rng, num):
+                if not oracle.is_duplicate(values):
+                    return values
+                first = first or values
+        return first
+
+    def sample(self, oracle, rng, num):
+        """Samples `num` values dicts from the policy (inverse-CDF draws, one
+        uniform per decision and sample, so results do not depend on the
+        internals of numpy's `Generator.choice`)."""
+        self._sync_space(oracle)
+        self._ensure_params()
+        w = self._weights()
+        state = self._zero_state(num)
+        tokens = np.full(num, _START)
+        values = [{} for _ in range(num)]
+        for hp, t in self._walk:
+            if hp.conditions:
+                active = np.array(
+                    [all(c.is_active(v) for c in hp.conditions) for v in values]
+                )
+            else:
+                active = np.ones(num, bool)
+            if t is None:
+                for v, a in zip(values, active):
+                    if a:
+                        v[hp.name] = oracle.sample_value(hp, rng)
+                continue
+            h, state = self._lstm_step(tokens, state, w)
+            head_w, head_b = w["heads"][t]
+            logits = self._transform(_matmul(h, head_w) + head_b, np)
+            probs = np.exp(logits - logits.max(-1, keepdims=True))
+            cdf = np.cumsum(probs, -1)
+            draws = rng.random(num)[:, None] * cdf[:, -1:]
+            picks = np.minimum((cdf < draws).sum(-1), cdf.shape[1] - 1)
+            decision = self._decisions[t]
+            for v, a, k in zip(values, active, picks):
+                if a:
+                    v[hp.name] = decision.choices[k]
+            tokens = np.where(active, decision.offset + picks + 1, self._skip)
+        return values
+
+    def log_probs(self, oracle, trials_values):
+        """Log-probability of each values dict under the current policy."""
+        self._sync_space(oracle)
+        self._ensure_params()
+        tokens, actions, mask = self._teacher_forcing(trials_values)
+        w = self._weights()
+        state = self._zero_state(tokens.shape[0])
+        total = np.zeros(tokens.shape[0])
+        rows = np.arange(tokens.shape[0])
+        for t, d in enumerate(self._decisions):
+            h, state = self._lstm_step(tokens[:, t], state, w)
+            head_w, head_b = w["heads"][t]
+            logp = _log_softmax(self._transform(_matmul(h, head_w) + head_b, np))
+            total += logp[rows, actions[:, t] - d.offset] * mask[:, t]
+        return total
+
+    def _teacher_forcing(self, trials_values):
+        """Inputs, sampled columns and step mask of known sequences."""
+        n, steps = len(trials_values), len(self._decisions)
+        tokens = np.full((n, steps), _START, "int32")
+        actions = np.zeros((n, steps), "int32")
+        mask = np.zeros((n, steps), "float32")
+        for b, values in enumerate(trials_values):
+            for hp, t in self._walk:
+                if t is None:
+                    continue
+                d = self._decisions[t]
+                k = None
+                if hp.name in values and all(c.is_active(values) for c in hp.conditions):
+                    k = d.index(values[hp.name])
+                # A skipped step keeps a column of its own decision, masked.
+                actions[b, t] = d.offset + (k or 0)
+                if k is not None:
+                    mask[b, t] = 1.0
+                if t + 1 < steps:
+                    tokens[b, t + 1] = self._skip if k is None else d.offset + k + 1
+        return tokens, actions, mask
+
+    # ---------------------------------------------------------------- updates
+
+    def on_trial_end(self, oracle):
+        """Updates the policy once per `batch_size` newly finished trials.
+
+        Returns:
+            Whether the learning state changed (and must be saved).
+        """
+        self._sync_space(oracle)
+        if not self._decisions:
+            return False
+        finished = oracle.finished_trials(include_failed=self.failed_reward is not None)
+        changed = False
+        while len(finished) - self._consumed >= self.batch_size:
+            batch = finished[self._consumed : self._consumed + self.batch_size]
+            self._update(oracle, batch)
+            self._consumed += self.batch_size
+            changed = True
+        self._dirty = self._dirty or changed
+        return changed
+
+    def _update(self, oracle, batch):
+        self._ensure_params()
+        rewards = np.array(
+            [
+                oracle.reward(t) if t.status == "COMPLETED" else self.failed_reward
+                for t in batch
+            ],
+            "float64",
+        )
+        if self._baseline is None:
+            # The paper does not say how the baseline starts; the first
+            # minibatch's mean avoids a long warm-up from 0.
+            self._baseline = float(rewards.mean())
+        # Every trial of a minibatch is judged against the baseline from
+        # before it: they were sampled by the same policy.
+        advantages = rewards - self._baseline
+        for r in rewards:
+            self._baseline = (
+                self.baseline_decay * self._baseline + (1 - self.baseline_decay) * r
+            )
+        values = [t.hyperparameters.values for t in batch]
+        tokens, actions, mask = self._teacher_forcing(values)
+        old_logp = self.log_probs(oracle, values)
+        steps = tokens.shape[1]
+        y = np.zeros((len(batch), steps, 4), "float32")
+        y[..., 0] = actions
+        y[..., 1] = mask
+        y[..., 2] = advantages[:, None]
+        y[..., 3] = old_logp[:, None]
+        epochs = self.ppo_epochs if self.update == PPO else 1
+        self._params, self._opt_state = _train(self, tokens, y, epochs)
+        self._cache = None
+        self._num_updates += 1
+
+    # ------------------------------------------------------------ persistence
+
+    def get_state(self):
+        # The learning state (weights, Adam, baseline, progress) changes
+        # together, so it lives together in `controller.npz`, replaced
+        # atomically; oracle.json carries the configuration.
+        return {
+            "weights_file": WEIGHTS_FILE,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "update": self.update,
+        }
+
+    def set_state(self, state):
+        pass
+
+    def save_files(self, project_dir):
+        if not self._dirty or self._params is None:
+            return
+        arrays = {f"param_{i}": p for i, p in enumerate(self._params)}
+        arrays.update({f"opt_{i}": v for i, v in enumerate(self._opt_state or [])})
+        arrays["meta"] = np.array(
+            json.dumps(
+                {
+                    "signature": self._signature,
+                    "num_params": len(self._params),
+                    "num_opt": len(self._opt_state or []),
+                    "baseline": self._baseline,
+                    "consumed": self._consumed,
+                    "num_updates": self._num_updates,
+                }
+            )
+        )
+        path = os.path.join(project_dir, WEIGHTS_FILE)
+        fd, tmp = tempfile.mkstemp(dir=project_dir, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        self._dirty = False
+
+    def load_files(self, project_dir):
+        path = os.path.join(project_dir, WEIGHTS_FILE)
+        if not os.path.exists(path):
+            return
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            self._signature = meta["signature"]
+            self._params = [data[f"param_{i}"] for i in range(meta["num_params"])]
+            self._opt_state = [data[f"opt_{i}"] for i in range(meta["num_opt"])] or None
+        self._baseline = meta["baseline"]
+        self._consumed = meta["consumed"]
+        self._num_updates = meta["num_updates"]
+        # The decisions are rebuilt from the space on first use; a different
+        # space (another signature) resets the policy there.
+        self._space_size = -1
+        self._cache = None
+        self._dirty = False
+
+    @property
+    def num_updates(self):
+        return self._num_updates
+
+    @property
+    def baseline(self):
+        return self._baseline
+
+
+def _transform(logits, temperature, tanh_constant, xp):
+    # ENAS's squashing; `xp` is numpy or keras.ops.
+    if temperature is not None:
+        logits = logits / temperature
+    if tanh_constant is not None:
+        logits = tanh_constant * xp.tanh(logits)
+    return logits
+
+
+def _matmul(a, b):
+    # Not `a @ b`: these products are tiny, and a multithreaded BLAS on a
+    # busy machine was measured 80x slower on them than einsum's own loop.
+    if a.ndim == 1:
+        return np.einsum("i,ij->j", a, b)
+    return np.einsum("bi,ij->bj", a, b)
+
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def _log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+# ---------------------------------------------------------------- Keras side
+
+# (architecture, loss config) -> compiled Keras model. One per process: a
+# first `train_on_batch` traces for about a second, later ones take
+# milliseconds, and oracles with the same space share the trace.
+_SHARED_MODELS = {}
+# Serializes load-train-read on a shared model (several oracles, threads).
+_SHARED_LOCK = threading.Lock()
+
+
+def _model_key(strategy):
+    return (
+        keras.backend.backend(),
+        strategy._signature,
+        strategy.units,
+        strategy.num_layers,
+        strategy.learning_rate,
+        strategy.update,
+        strategy.ppo_clip,
+        strategy.entropy_weight,
+        strategy.temperature,
+        strategy.tanh_constant,
+    )
+
+
+def _make_loss(strategy, step_mask):
+    num_columns = step_mask.shape[1]
+    neg = ((1.0 - step_mask) * _NEG).astype("float32")
+    update, clip = strategy.update, strategy.ppo_clip
+    entropy_weight = strategy.entropy_weight
+    temperature, tanh_constant = strategy.temperature, strategy.tanh_constant
+
+    def controller_loss(y_true, y_pred):
+        logits = _transform(y_pred, temperature, tanh_constant, ops) + neg
+        logp_all = logits - ops.logsumexp(logits, axis=-1, keepdims=True)
+        action = ops.cast(y_true[..., 0], "int32")
+        step_mask = y_true[..., 1]
+        advantage = y_true[:, 0, 2]
+        old_logp = y_true[:, 0, 3]
+        logp = ops.sum(ops.one_hot(action, num_columns) * logp_all, axis=-1)
+        seq_logp = ops.sum(logp * step_mask, axis=-1)
+        probs = ops.exp(logp_all)
+        entropy = -ops.sum(ops.sum(probs * logp_all, axis=-1) * step_mask, axis=-1)
+        if update == PPO:
+            # The architecture is one action: the ratio is over the sequence.
+            ratio = ops.exp(seq_logp - old_logp)
+            objective = ops.minimum(
+                ratio * advantage, ops.clip(ratio, 1 - clip, 1 + clip) * advantage
+            )
+        else:
+            objective = seq_logp * advantage
+        return -(objective + entropy_weight * entropy)
+
+    return controller_loss
+
+
+def _shared_model(strategy):
+    key = _model_key(strategy)
+    entry = _SHARED_MODELS.get(key)
+    if entry is None:
+        steps, columns = len(strategy._decisions), strategy.num_columns
+        tokens = keras.Input((steps,), dtype="int32", name="previous_choice")
+        x = keras.layers.Embedding(strategy.num_tokens, strategy.units)(tokens)
+        for _ in range(strategy.num_layers):
+            # The paper initializes every weight uniformly (set from numpy);
+            # no unit forget bias.
+            x = keras.layers.LSTM(
+                strategy.units, return_sequences=True, unit_forget_bias=False
+            )(x)
+        logits = keras.layers.Dense(columns, name="choice_logits")(x)
+        model = keras.Model(tokens, logits, name="nas_controller")
+        model.compile(
+            optimizer=keras.optimizers.Adam(strategy.learning_rate),
+            loss=_make_loss(strategy, strategy._step_mask()),
+        )
+        model.optimizer.build(model.trainable_variables)
+        fresh = [np.array(v.numpy()) for v in model.optimizer.variables]
+        entry = (model, fresh)
+        _SHARED_MODELS[key] = entry
+    return entry
+
+
+def _train(strategy, tokens, y, epochs):
+    """Loads the strategy's state into the shared model, takes `epochs`
+    gradient steps on one minibatch, returns the new (params, opt_state)."""
+    with _SHARED_LOCK:
+        model, fresh_opt = _shared_model(strategy)
+        model.set_weights(strategy._params)
+        opt_state = strategy._opt_state or fresh_opt
+        for variable, value in zip(model.optimizer.variables, opt_state):
+            variable.assign(value)
+        for _ in range(epochs):
+            model.train_on_batch(tokens, y)
+        params = [np.array(w) for w in model.get_weights()]
+        opt_state = [np.array(v.numpy()) for v in model.optimizer.variables]
+    return params, opt_state

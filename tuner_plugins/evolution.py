@@ -1,0 +1,245 @@
+"""Regularized (aging) evolution, as a `NASOracle` strategy.
+
+The population is not stored: it is the `population_size` most recent
+COMPLETED trials in the order they ended (`oracle.end_order`), so it is rebuilt
+from the trials after a reload, and the oldest member leaves when a new one
+finishes. FAILED and INVALID trials never join it.
+
+Steady state with several workers: until the population holds P members every
+proposal is random (the paper's initial population); afterwards every proposal
+is a child of a tournament winner, whatever is still in flight.
+
+Reference: Real et al. 2019, "Regularized Evolution for Image Classifier
+Architecture Search", Algorithm 1 and section 3 (mutations).
+"""
+
+from keras_nasnet.space import mutations as mutations_lib
+
+from tuner_plugins import cell_hps
+
+DEFAULT_POPULATION_SIZE = 100
+DEFAULT_SAMPLE_SIZE = 25
+DEFAULT_IDENTITY_PROB = mutations_lib.DEFAULT_IDENTITY_PROB
+
+# Mutation kinds besides keras_nasnet's "identity", "hidden_state" and "op".
+OTHER = "other"  # one non-cell hyperparameter of a NASNet space changed
+HYPERPARAMETER = "hyperparameter"  # one hyperparameter of a generic space
+RANDOM = "random"  # not a child: the population is still filling
+
+_CELL_SLOTS = ("input_a", "input_b", "op_a", "op_b")
+
+
+def _check_int(name, value, low, high=None, high_name=None):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+        high is not None and value > high
+    ):
+        if high is None:
+            expected = f"an integer >= {low}"
+        else:
+            expected = f"an integer between {low} and {high_name} ({high})"
+        raise ValueError(
+            f"Invalid value received for argument `{name}`. Expected "
+            f"{expected}. Received: {name}={value!r}"
+        )
+
+
+class EvolutionStrategy:
+    """Aging evolution: tournament selection, one mutation per child.
+
+    Args:
+        population_size: P, the number of most recent finished trials that
+            form the population (paper: 100).
+        sample_size: S, the tournament size, `1 <= S <= P` (paper: 25).
+        identity_prob: probability that a child is its parent unchanged
+            (paper: 0.05). Such a child repeats a tried trial, so the oracle
+            redraws it (see `docs/evolution.md`).
+
+    Raises:
+        ValueError: if an argument is out of range.
+
+    Example:
+
+    >>> EvolutionStrategy(population_size=10, sample_size=3).sample_size
+    3
+    """
+
+    name = "evolution"
+
+    def __init__(
+        self,
+        population_size=DEFAULT_POPULATION_SIZE,
+        sample_size=DEFAULT_SAMPLE_SIZE,
+        identity_prob=DEFAULT_IDENTITY_PROB,
+    ):
+        _check_int("population_size", population_size, 1)
+        _check_int(
+            "sample_size", sample_size, 1, population_size, "population_size"
+        )
+        if (
+            isinstance(identity_prob, bool)
+            or not isinstance(identity_prob, (int, float))
+            or not 0.0 <= identity_prob <= 1.0
+        ):
+            raise ValueError(
+                "Invalid value received for argument `identity_prob`. Expected "
+                f"a probability in [0, 1]. Received: identity_prob={identity_prob!r}"
+            )
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self.identity_prob = float(identity_prob)
+        # What the last `propose` did, for logs and tests; not state.
+        self.last_kind = None
+        self.last_parent_id = None
+
+    def population(self, oracle):
+        """The population, oldest first: the last P COMPLETED trials."""
+        members = []
+        for trial_id in reversed(oracle.end_order):
+            trial = oracle.trials[trial_id]
+            if trial.status == "COMPLETED":
+                members.append(trial)
+                if len(members) == self.population_size:
+                    break
+        members.reverse()
+        return members
+
+    def propose(self, oracle, rng):
+        """One cycle of Algorithm 1: tournament, then one mutation."""
+        population = self.population(oracle)
+        if len(population) < self.population_size:
+            self.last_kind, self.last_parent_id = RANDOM, None
+            return oracle.random_values(rng)
+        # The authors' reference code draws the tournament with replacement.
+        sample = rng.integers(len(population), size=self.sample_size)
+        rewards = [oracle.reward(population[i]) for i in sample]
+        parent = population[int(sample[max(range(len(sample)), key=rewards.__getitem__)])]
+        child, kind = self.mutate(oracle, parent.hyperparameters.values, rng)
+        self.last_kind, self.last_parent_id = kind, parent.trial_id
+        return child
+
+    def mutate(self, oracle, values, rng):
+        """Applies exactly one mutation to a trial's values.
+
+        On a NASNet space the cells mutate as in AmoebaNet (identity,
+        hidden-state or op mutation). The space's other searchable
+        hyperparameters (e.g. `combine`, a learning rate) form a third
+        group: with probability `1 - identity_prob`, one of the three groups
+        is picked uniformly. On any other space one hyperparameter changes.
+
+        Returns:
+            `(child_values, kind)`.
+        """
+        space = oracle.hyperparameters
+        if cell_hps.is_cell_space(space):
+            try:
+                genotype = cell_hps.decode(values)
+            except ValueError:
+                genotype = None  # e.g. a trial from before the cells existed
+            if genotype is not None:
+                return self._mutate_cells(oracle, values, genotype, rng)
+        if rng.random() < self.identity_prob:
+            return dict(values), mutations_lib.IDENTITY
+        child = _change_one(oracle, values, rng, lambda name: True)
+        if child is None:
+            return dict(values), mutations_lib.IDENTITY
+        return child, HYPERPARAMETER
+
+    def _mutate_cells(self, oracle, values, genotype, rng):
+        space = oracle.hyperparameters
+        ops = _op_choices(space)
+
+        def is_other(name):
+            parsed = cell_hps.parse_hp_name(name)
+            return parsed is None or parsed[2] not in _CELL_SLOTS
+
+        has_other = any(
+            is_other(name) and _changeable(oracle, hp)
+            for name, hp in _active_hps(space, values)
+        )
+        if not has_other:
+            child, kind = mutations_lib.mutate(
+                genotype, rng, ops, identity_prob=self.identity_prob
+            )
+        elif rng.random() < self.identity_prob:
+            child, kind = genotype, mutations_lib.IDENTITY
+        elif rng.random() < 1.0 / 3.0:
+            return _change_one(oracle, values, rng, is_other), OTHER
+        else:
+            child, kind = mutations_lib.mutate(genotype, rng, ops, identity_prob=0.0)
+        out = dict(values)
+        for name, value in cell_hps.encode(child).items():
+            if cell_hps.parse_hp_name(name)[2] in _CELL_SLOTS:
+                out[name] = value
+        return out, kind
+
+    def on_trial_end(self, oracle):
+        # Nothing to learn: the population is read from the trials.
+        return False
+
+    def get_state(self):
+        # Config only, to recognize the search; the progress is in the trials.
+        return {
+            "population_size": self.population_size,
+            "sample_size": self.sample_size,
+            "identity_prob": self.identity_prob,
+        }
+
+    def set_state(self, state):
+        # A reloaded search may change P, S or the identity probability: the
+        # population is recomputed with the new P at the next proposal.
+        pass
+
+    def save_files(self, project_dir):
+        pass
+
+    def load_files(self, project_dir):
+        pass
+
+
+def _op_choices(space):
+    for hp in space.space:
+        if hp.name == cell_hps.hp_name("normal", 0, "op_a"):
+            return tuple(hp.values)
+    raise ValueError("Not a NASNet space: no `normal/block_0/op_a` decision.")
+
+
+def _active_hps(space, values):
+    # name -> the entry of the space that is active for these values (a name
+    # may be declared under several conditions).
+    for hp in space.space:
+        if hp.name in values and all(c.is_active(values) for c in hp.conditions):
+            yield hp.name, hp
+
+
+def _changeable(oracle, hp):
+    choices = oracle.candidate_values(hp)
+    return choices is None or len(choices) > 1
+
+
+def _change_one(oracle, values, rng, eligible):
+    """Changes one eligible active hyperparameter to a different value, then
+    completes the values (a new parent value may activate other
+    hyperparameters). Returns `None` if none can change."""
+    candidates = [
+        hp
+        for name, hp in _active_hps(oracle.hyperparameters, values)
+        if eligible(name) and _changeable(oracle, hp)
+    ]
+    if not candidates:
+        return None
+    hp = candidates[int(rng.integers(len(candidates)))]
+    current = values[hp.name]
+    choices = oracle.candidate_values(hp)
+    if choices is not None:
+        others = [v for v in choices if v != current]
+        new = others[int(rng.integers(len(others)))]
+    else:
+        # Continuous: resample; equality is a measure-zero event, but bounded.
+        new = current
+        for _ in range(10):
+            new = oracle.sample_value(hp, rng)
+            if new != current:
+                break
+    child = dict(values)
+    child[hp.name] = new
+    return oracle.complete_values(child, rng)

@@ -1,0 +1,440 @@
+"""`NASOracle`: regularized evolution or an RNN controller as a keras-tuner Oracle.
+
+One `keras_tuner.Oracle` subclass does the keras-tuner bookkeeping (trial ids,
+retries, failures, persistence, chief/worker locking); the search itself is a
+*strategy* object from `tuner_plugins.evolution` or `tuner_plugins.controller`.
+
+A strategy is any object with this small interface (the oracle passes itself
+in, so strategies import nothing from this module):
+
+- `name`: `"evolution"` or `"controller"`.
+- `propose(oracle, rng)`: the values of one new trial (a dict over the active
+  hyperparameters), or `None` when it has nothing to offer. The oracle rejects
+  duplicates and asks again.
+- `on_trial_end(oracle)`: called under the oracle's lock after every
+  `end_trial`; returns whether the strategy's files must be rewritten.
+- `get_state()` / `set_state(state)`: JSON-safe progress that cannot be derived
+  from the trials.
+- `save_files(project_dir)` / `load_files(project_dir)`: anything that is not
+  JSON (the controller's weights), written atomically beside `oracle.json`.
+
+Everything that *can* be derived from the trials is: evolution's population
+is recomputed from `end_order` at each proposal, and every random draw of a
+trial comes from a generator seeded with `(seed, trial_id)`. So a search
+reloaded with `overwrite=False` continues exactly as if it had never stopped.
+
+Reference: Real et al. 2019, "Regularized Evolution for Image Classifier
+Architecture Search" (Algorithm 1); Zoph et al. 2018, "Learning Transferable
+Architectures for Scalable Image Recognition" (section 3, appendix A).
+"""
+
+import os
+import zlib
+
+import keras_tuner
+import numpy as np
+from keras_tuner.src.engine import trial as trial_module
+
+from tuner_plugins import controller as controller_lib
+from tuner_plugins import evolution as evolution_lib
+
+STRATEGIES = ("evolution", "controller")
+_TrialStatus = trial_module.TrialStatus
+
+
+class NASOracle(keras_tuner.Oracle):
+    """Searches a space with regularized evolution or an RNN controller.
+
+    On a NASNet space (one declared with `tuner_plugins.cell_hps.declare_cells`)
+    evolution mutates the genotype the AmoebaNet way; on any other space it
+    changes one hyperparameter per child. The controller works on any space
+    whose hyperparameters have a finite set of values (continuous `Float`s are
+    discretized).
+
+    Args:
+        objective: as for `keras_tuner.Oracle`. Its direction decides what
+            "best" means for evolution and the sign of the controller's reward.
+        max_trials: the number of trials, failed ones included.
+        strategy: `"evolution"` (Real et al., Algorithm 1) or `"controller"`
+            (Zoph et al., an LSTM policy trained with PPO or REINFORCE).
+        hyperparameters: optional `keras_tuner.HyperParameters`, the space.
+        seed: integer seed. The same seed and the same scores give the same
+            proposals.
+        population_size: evolution's P (paper: 100).
+        sample_size: evolution's tournament size S, `1 <= S <= P` (paper: 25).
+        identity_prob: probability of the identity mutation (paper: 0.05).
+        controller_units: LSTM units per layer (paper: 100).
+        controller_layers: number of LSTM layers (paper: 1).
+        controller_learning_rate: Adam's learning rate (paper: 0.00035).
+        controller_batch_size: finished trials per controller update
+            (paper: 20).
+        controller_update: `"ppo"` (paper) or `"reinforce"` (Zoph & Le 2017).
+        controller_ppo_clip: PPO's clipping epsilon (not in the paper; 0.2,
+            Schulman et al. 2017).
+        controller_ppo_epochs: gradient steps per PPO minibatch.
+        controller_entropy_weight: entropy bonus (paper: 1e-5).
+        controller_baseline_decay: decay of the reward's moving-average
+            baseline (paper: 0.95).
+        controller_temperature: logits are divided by it (ENAS); `None` is 1.
+        controller_tanh_constant: when set, logits become
+            `c * tanh(logits / temperature)` (ENAS uses 1.1 for inputs, 2.5 for
+            ops: one constant here).
+        controller_failed_reward: reward given to FAILED trials in the
+            controller's update; `None` leaves them out. In reward units: the
+            objective, negated for a `"min"` objective.
+        controller_init_range: weights start uniform in `[-r, r]` (paper: 0.1).
+        allow_new_entries, tune_new_entries, max_retries_per_trial,
+        max_consecutive_failed_trials: as for `keras_tuner.Oracle`.
+
+    Raises:
+        ValueError: on an unknown strategy or an out-of-range option.
+
+    Example:
+
+    >>> import keras_tuner
+    >>> from tuner_plugins import cell_hps
+    >>> hp = keras_tuner.HyperParameters()
+    >>> _ = cell_hps.declare_cells(hp)
+    >>> oracle = NASOracle("val_accuracy", max_trials=5, hyperparameters=hp,
+    ...                    seed=1, population_size=2, sample_size=1)
+    >>> oracle.strategy.name
+    'evolution'
+    """
+
+    def __init__(
+        self,
+        objective=None,
+        max_trials=10,
+        strategy="evolution",
+        hyperparameters=None,
+        seed=None,
+        population_size=evolution_lib.DEFAULT_POPULATION_SIZE,
+        sample_size=evolution_lib.DEFAULT_SAMPLE_SIZE,
+        identity_prob=evolution_lib.DEFAULT_IDENTITY_PROB,
+        controller_units=controller_lib.DEFAULT_UNITS,
+        controller_layers=controller_lib.DEFAULT_LAYERS,
+        controller_learning_rate=controller_lib.DEFAULT_LEARNING_RATE,
+        controller_batch_size=controller_lib.DEFAULT_BATCH_SIZE,
+        controller_update=controller_lib.PPO,
+        controller_ppo_clip=controller_lib.DEFAULT_PPO_CLIP,
+        controller_ppo_epochs=controller_lib.DEFAULT_PPO_EPOCHS,
+        controller_entropy_weight=controller_lib.DEFAULT_ENTROPY_WEIGHT,
+        controller_baseline_decay=controller_lib.DEFAULT_BASELINE_DECAY,
+        controller_temperature=None,
+        controller_tanh_constant=None,
+        controller_failed_reward=None,
+        controller_init_range=controller_lib.DEFAULT_INIT_RANGE,
+        allow_new_entries=True,
+        tune_new_entries=True,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=3,
+    ):
+        if strategy not in STRATEGIES:
+            raise ValueError(
+                "Invalid value received for argument `strategy`. Expected one "
+                f"of {', '.join(repr(s) for s in STRATEGIES)}. "
+                f"Received: strategy={strategy!r}"
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(
+                "Invalid value received for argument `seed`. Expected an "
+                f"integer or None. Received: seed={seed!r}"
+            )
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            hyperparameters=hyperparameters,
+            allow_new_entries=allow_new_entries,
+            tune_new_entries=tune_new_entries,
+            seed=seed,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        # Both strategies are validated only when chosen: options of the other
+        # one are ignored, so a tuner can forward one set of kwargs.
+        if strategy == "evolution":
+            self.strategy = evolution_lib.EvolutionStrategy(
+                population_size=population_size,
+                sample_size=sample_size,
+                identity_prob=identity_prob,
+            )
+        else:
+            self.strategy = controller_lib.ControllerStrategy(
+                seed=self.seed,
+                units=controller_units,
+                num_layers=controller_layers,
+                learning_rate=controller_learning_rate,
+                batch_size=controller_batch_size,
+                update=controller_update,
+                ppo_clip=controller_ppo_clip,
+                ppo_epochs=controller_ppo_epochs,
+                entropy_weight=controller_entropy_weight,
+                baseline_decay=controller_baseline_decay,
+                temperature=controller_temperature,
+                tanh_constant=controller_tanh_constant,
+                failed_reward=controller_failed_reward,
+                init_range=controller_init_range,
+            )
+        # Set (never persisted) when too many trials failed in a row: later
+        # proposals answer STOPPED so every worker, and the chief, can exit.
+        self._stop_message = None
+
+    # ------------------------------------------------------------------ helpers
+    # Public to the strategies; all of them read state, none writes it.
+
+    def trial_rng(self, trial_id):
+        """The random stream of one trial: seeded by `(seed, trial_id)`.
+
+        Deriving it instead of carrying one stream forward is what makes a
+        reloaded search propose exactly what an uninterrupted one would.
+        """
+        key = int(trial_id) if str(trial_id).isdigit() else zlib.crc32(
+            str(trial_id).encode("utf-8")
+        )
+        return np.random.default_rng([int(self.seed), key])
+
+    def reward(self, trial):
+        """A trial's score, oriented so that larger is better."""
+        score = float(trial.score)
+        return score if self.objective.direction == "max" else -score
+
+    def finished_trials(self, include_failed=False):
+        """Trials in the order they ended: COMPLETED ones, and FAILED ones too
+        when `include_failed`. Trials waiting for a retry are not finished."""
+        statuses = {_TrialStatus.COMPLETED}
+        if include_failed:
+            statuses.add(_TrialStatus.FAILED)
+        return [
+            self.trials[trial_id]
+            for trial_id in self.end_order
+            if self.trials[trial_id].status in statuses
+        ]
+
+    def random_values(self, rng):
+        """Samples every active hyperparameter uniformly, in space order."""
+        return self.complete_values({}, rng)
+
+    def complete_values(self, values, rng):
+        """Returns `values` restricted to the active hyperparameters, with any
+        active one that is missing or not a legal value sampled from `rng`.
+
+        The space is walked in definition order so that a parent's value
+        decides whether its conditional children are active.
+        """
+        out = {}
+        for hp in self.hyperparameters.space:
+            if not all(cond.is_active(out) for cond in hp.conditions):
+                continue
+            if hp.name in values and _is_legal(hp, values[hp.name]):
+                out[hp.name] = values[hp.name]
+            else:
+                out[hp.name] = sample_value(hp, rng)
+        return out
+
+    @staticmethod
+    def candidate_values(hp):
+        """See the module-level `candidate_values`."""
+        return candidate_values(hp)
+
+    @staticmethod
+    def sample_value(hp, rng):
+        """See the module-level `sample_value`."""
+        return sample_value(hp, rng)
+
+    def is_duplicate(self, values):
+        """Whether `values` were tried or are being tried (ongoing trials are
+        recorded in keras-tuner's `_tried_so_far` when they start)."""
+        return self._duplicate(values)
+
+    # ----------------------------------------------------------- Oracle methods
+
+    def populate_space(self, trial_id):
+        # Called by `create_trial`, under the lock: nothing here may raise for
+        # a condition a search can recover from.
+        if self._stop_message is not None:
+            return {"status": _TrialStatus.STOPPED, "values": None}
+        rng = self.trial_rng(trial_id)
+        # A proposal that repeats a tried or in-flight trial is redrawn (the
+        # identity mutation always is), a bounded number of times ...
+        for _ in range(self._max_collisions):
+            values = self.strategy.propose(self, rng)
+            if values is not None and not self._duplicate(values):
+                return {"status": _TrialStatus.RUNNING, "values": values}
+        # ... then a fresh random sample, as keras-tuner's RandomSearch does.
+        for _ in range(self._max_collisions):
+            values = self.random_values(rng)
+            if not self._duplicate(values):
+                return {"status": _TrialStatus.RUNNING, "values": values}
+        # The space looks exhausted.
+        return {"status": _TrialStatus.STOPPED, "values": None}
+
+    def update_trial(self, trial_id, metrics, step=0):
+        """Reports a trial's metrics; see `keras_tuner.Oracle.update_trial`.
+
+        Raises:
+            ValueError: for an unknown trial id or metrics without the
+                objective.
+        """
+        # Validated before taking the lock: `keras_tuner.synchronized` does not
+        # release it when the wrapped method raises.
+        if trial_id not in self.trials:
+            raise ValueError(
+                f"Unknown trial id {trial_id!r}: `update_trial` expects the id "
+                "of a trial that `create_trial` returned."
+            )
+        self._check_objective_found(metrics)
+        return self._update_trial_locked(trial_id, metrics, step)
+
+    @keras_tuner.synchronized
+    def _update_trial_locked(self, trial_id, metrics, step):
+        return super().update_trial(trial_id, metrics, step=step)
+
+    def end_trial(self, trial, status=None):
+        """Ends a trial; see `keras_tuner.Oracle.end_trial`.
+
+        Raises:
+            RuntimeError: after `max_consecutive_failed_trials` FAILED trials
+                in a row, as keras-tuner does; but the trial is saved and the
+                lock released first, and later `create_trial` calls answer
+                STOPPED so that every worker and the chief can exit.
+        """
+        if isinstance(trial, str):
+            # keras-tuner's old signature, `end_trial(trial_id, status)`.
+            trial = trial_module.Trial(
+                self.get_space(), trial, status or _TrialStatus.COMPLETED
+            )
+        if trial.trial_id not in self.trials:
+            raise ValueError(
+                f"Unknown trial id {trial.trial_id!r}: `end_trial` expects a "
+                "trial that `create_trial` returned."
+            )
+        message = self._end_trial_locked(trial)
+        if message is not None:
+            raise RuntimeError(message)
+
+    @keras_tuner.synchronized
+    def _end_trial_locked(self, trial):
+        tuner_id = next(
+            (
+                tid
+                for tid, t in self.ongoing_trials.items()
+                if t.trial_id == trial.trial_id
+            ),
+            None,
+        )
+        stopped_before = self._stop_message is not None
+        super().end_trial(trial)
+        if self.strategy.on_trial_end(self):
+            self._save_strategy_files()
+        if self._stop_message is not None and not stopped_before:
+            # This tuner will stop on the error and never ask again: forget it
+            # so that the chief's exit check (no tuner ids left) can pass.
+            self.tuner_ids.discard(tuner_id)
+            return self._stop_message
+        return None
+
+    def _check_consecutive_failures(self):
+        # keras-tuner raises here, inside `end_trial`'s lock, before saving the
+        # trial. Record the error instead; `end_trial` raises it unlocked.
+        # Only the trailing run counts: keras-tuner scans the whole history,
+        # so once any run reached the limit every later end_trial raised.
+        limit = self.max_consecutive_failed_trials
+        if not limit or self._stop_message is not None:
+            return
+        run = 0
+        for trial_id in reversed(self.end_order):
+            if self.trials[trial_id].status != _TrialStatus.FAILED:
+                break
+            run += 1
+        if run >= limit:
+            last = self.trials[self.end_order[-1]]
+            self._stop_message = (
+                "Number of consecutive failures exceeded the limit "
+                f"of {limit}.\n" + (last.message or "")
+            )
+
+    # -------------------------------------------------------------- persistence
+
+    def get_state(self):
+        state = super().get_state()
+        # keras-tuner's `end_trial` saves before it pops the trial from
+        # `ongoing_trials`, so oracle.json listed a finished trial as ongoing
+        # and a reload ran it again (an INVALID one, twice: it is also in the
+        # retry queue). Only RUNNING trials are ongoing.
+        state["ongoing_trials"] = {
+            tuner_id: trial_id
+            for tuner_id, trial_id in state["ongoing_trials"].items()
+            if self.trials[trial_id].status == _TrialStatus.RUNNING
+        }
+        state["nas_oracle"] = {
+            "strategy": self.strategy.name,
+            "strategy_state": self.strategy.get_state(),
+        }
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        nas_state = state.get("nas_oracle")
+        if nas_state is None:
+            return
+        if nas_state["strategy"] != self.strategy.name:
+            raise ValueError(
+                f"This project was searched with strategy="
+                f"{nas_state['strategy']!r}, but the oracle was created with "
+                f"strategy={self.strategy.name!r}. Pass the same strategy to "
+                "continue it, or `overwrite=True` to start a new search."
+            )
+        self.strategy.set_state(nas_state["strategy_state"])
+        project_dir = self._maybe_project_dir()
+        if project_dir is not None:
+            self.strategy.load_files(project_dir)
+
+    def save(self):
+        super().save()
+        self._save_strategy_files()
+
+    def _save_strategy_files(self):
+        project_dir = self._maybe_project_dir()
+        if project_dir is not None:
+            self.strategy.save_files(project_dir)
+
+    def _maybe_project_dir(self):
+        if getattr(self, "_directory", None) is None:
+            return None
+        return self._project_dir
+
+
+def candidate_values(hp):
+    """The finite values of a hyperparameter, or `None` for a continuous one.
+
+    `Int` without a step and linear sampling enumerates its range; numerical
+    hyperparameters with a step enumerate their grid.
+    """
+    kind = type(hp).__name__
+    if kind in ("Choice", "Boolean", "Fixed"):
+        return list(hp.values)
+    if kind == "Int" and hp.step is None and hp.sampling == "linear":
+        return list(range(hp.min_value, hp.max_value + 1))
+    if getattr(hp, "step", None) is not None:
+        return list(hp.values)
+    return None
+
+
+def sample_value(hp, rng):
+    """Samples one value of `hp` uniformly (in its own sampling scale)."""
+    kind = type(hp).__name__
+    if kind == "Fixed":
+        return hp.value
+    if kind in ("Choice", "Boolean"):
+        values = list(hp.values)
+        return values[int(rng.integers(len(values)))]
+    # `prob_to_value` is keras-tuner's own inverse CDF: it honours step, log
+    # and reverse_log sampling and returns Python ints/floats.
+    return hp.prob_to_value(float(rng.random()))
+
+
+def _is_legal(hp, value):
+    values = candidate_values(hp)
+    if values is not None:
+        return value in values
+    return hp.min_value <= value <= hp.max_value
