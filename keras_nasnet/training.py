@@ -1,0 +1,535 @@
+"""Training recipes of NASNet and AmoebaNet, and the functions that apply them.
+
+A `Recipe` is a frozen value holding every setting a training run needs: the
+optimizer (SGD, momentum 0.9, single cosine decay, gradient clipping by global
+norm), the regularization handed to the model builder (weight decay, auxiliary
+head weight, scheduled drop path), the augmentation, and the model size
+(`cells_per_stack` N, `filters` F). Presets carry the papers' values;
+`dataclasses.replace(recipe, epochs=...)` derives variants.
+
+Reference: Zoph et al. 2018, "Learning Transferable Architectures for Scalable
+Image Recognition" (arXiv 1707.07012), appendix A; Real et al. 2019,
+"Regularized Evolution for Image Classifier Architecture Search"
+(arXiv 1802.01548), section 4 and appendix. See `docs/data.md`.
+"""
+
+import dataclasses
+import math
+import numbers
+
+import keras
+import numpy as np
+
+from keras_nasnet.data import augment as augment_lib
+
+_PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
+
+
+def _fail(name, expected, value):
+    raise ValueError(
+        f"Invalid value received for argument `{name}`. Expected {expected}. "
+        f"Received: {name}={value!r}"
+    )
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Every setting of one training run, validated on construction.
+
+    Attributes:
+        epochs: training epochs.
+        batch_size: examples per step.
+        learning_rate: initial learning rate of the single cosine decay.
+        final_learning_rate: the learning rate the cosine reaches at the last
+            step (0 in the papers).
+        momentum: SGD momentum.
+        clipnorm: clip gradients to this global norm (`global_clipnorm`), or
+            None.
+        weight_decay: L2 weight decay, applied by the model builder as
+            regularizers (`L2(weight_decay / 2)`, slim's convention), not by
+            the optimizer.
+        aux_weight: loss weight of the auxiliary head; 0 builds none.
+        drop_path_keep_prob: keep probability of ScheduledDropPath at the last
+            cell and the last step; 1 disables drop path.
+        cells_per_stack: N, normal cells per stack.
+        filters: F, the first stack's filters (penultimate width 24 F).
+        pad: zero padding of the random crop; 0 for no crop.
+        flip: random horizontal flips (only where the dataset allows them:
+            `Splits.horizontal_flip`).
+        cutout: side of the cutout square, or None.
+        normalize: standardize inputs with the training split's per-channel
+            mean and standard deviation.
+        mixed_precision: None, `"mixed_float16"` (with loss scaling) or
+            `"mixed_bfloat16"`; the model's computations run in that type,
+            its variables stay float32.
+        jit_compile: passed to `model.compile`: True, False or `"auto"`.
+        run_eagerly: run without tracing (`model.compile(run_eagerly=True)`):
+            for debugging, and faster for a handful of steps of a tiny model,
+            where tracing costs more than it saves.
+        source: where the values come from.
+    """
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    aux_weight: float
+    drop_path_keep_prob: float
+    cells_per_stack: int
+    filters: int
+    final_learning_rate: float = 0.0
+    momentum: float = 0.9
+    clipnorm: float | None = 5.0
+    pad: int = 4
+    flip: bool = True
+    cutout: int | None = None
+    normalize: bool = True
+    mixed_precision: str | None = None
+    jit_compile: bool | str = "auto"
+    run_eagerly: bool = False
+    source: str = ""
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "cells_per_stack", "filters"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                _fail(name, "an integer >= 1", value)
+        if not _is_real(self.learning_rate) or self.learning_rate <= 0:
+            _fail("learning_rate", "a number > 0", self.learning_rate)
+        if not _is_real(self.final_learning_rate) or not (
+            0 <= self.final_learning_rate <= self.learning_rate
+        ):
+            _fail(
+                "final_learning_rate",
+                f"a number in [0, learning_rate] = [0, {self.learning_rate}]",
+                self.final_learning_rate,
+            )
+        for name in ("weight_decay", "aux_weight"):
+            value = getattr(self, name)
+            if not _is_real(value) or value < 0:
+                _fail(name, "a number >= 0", value)
+        if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
+            _fail("momentum", "a number in [0, 1)", self.momentum)
+        if self.clipnorm is not None and (
+            not _is_real(self.clipnorm) or self.clipnorm <= 0
+        ):
+            _fail("clipnorm", "None or a number > 0", self.clipnorm)
+        if not _is_real(self.drop_path_keep_prob) or not (
+            0 < self.drop_path_keep_prob <= 1
+        ):
+            _fail("drop_path_keep_prob", "a number in (0, 1]", self.drop_path_keep_prob)
+        if not _is_int(self.pad) or self.pad < 0:
+            _fail("pad", "an integer >= 0", self.pad)
+        if self.cutout is not None and (not _is_int(self.cutout) or self.cutout < 1):
+            _fail("cutout", "None or an integer >= 1", self.cutout)
+        if self.mixed_precision not in _PRECISIONS:
+            _fail(
+                "mixed_precision", f"one of {list(_PRECISIONS)}", self.mixed_precision
+            )
+        if self.jit_compile not in (True, False, "auto"):
+            _fail("jit_compile", "True, False or 'auto'", self.jit_compile)
+        if not isinstance(self.run_eagerly, bool):
+            _fail("run_eagerly", "True or False", self.run_eagerly)
+
+    def steps_per_epoch(self, num_examples):
+        """Optimizer steps in one epoch over `num_examples` (last batch partial)."""
+        return math.ceil(num_examples / self.batch_size)
+
+
+NASNET_CIFAR = Recipe(
+    epochs=600,
+    batch_size=32,
+    learning_rate=0.025,
+    weight_decay=5e-4,
+    aux_weight=0.4,
+    drop_path_keep_prob=0.6,
+    cells_per_stack=6,
+    filters=32,
+    clipnorm=5.0,
+    source="Zoph et al. 2018, appendix A: NASNet-A 6@768 on CIFAR-10 "
+    "(3.41% test error; 2.65% with cutout=16)",
+)
+AMOEBANET_CIFAR = Recipe(
+    epochs=600,
+    batch_size=128,
+    learning_rate=0.024,
+    weight_decay=5e-4,
+    aux_weight=0.5,
+    drop_path_keep_prob=0.7,
+    cells_per_stack=6,
+    filters=36,
+    clipnorm=5.0,
+    source="Real et al. 2019: AmoebaNet-A (N=6, F=36) on CIFAR-10 (3.34% test "
+    "error); the global-norm clip is NASNet's (not given for AmoebaNet)",
+)
+NASNET_SEARCH = dataclasses.replace(
+    NASNET_CIFAR,
+    epochs=20,
+    cells_per_stack=2,
+    aux_weight=0.0,
+    drop_path_keep_prob=1.0,
+    source="Zoph et al. 2018, section 4: search-time child networks, 20 epochs, "
+    "N=2, cosine schedule; F, batch and regularization assumed from the final "
+    "recipe without aux head and drop path",
+)
+AMOEBANET_SEARCH = dataclasses.replace(
+    AMOEBANET_CIFAR,
+    epochs=25,
+    cells_per_stack=3,
+    filters=24,
+    aux_weight=0.0,
+    drop_path_keep_prob=1.0,
+    source="Real et al. 2019, section 4: search-time child networks, 25 epochs, "
+    "N=3, F=24; the rest assumed from the final recipe without aux head and "
+    "drop path",
+)
+PROXY = Recipe(
+    epochs=8,
+    batch_size=64,
+    learning_rate=0.05,
+    weight_decay=5e-4,
+    aux_weight=0.0,
+    drop_path_keep_prob=1.0,
+    cells_per_stack=1,
+    filters=16,
+    clipnorm=5.0,
+    source="keras-nasnet's default search proxy, about 16x cheaper than "
+    "NASNET_SEARCH: 8 epochs instead of 20, N=1 instead of 2 (5 cells, not 8), "
+    "F=16 instead of 32 (1/4 of the FLOPs); batch 64 with the learning rate "
+    "scaled linearly from 0.025 at 32",
+)
+# name -> Recipe, for command lines and configs.
+RECIPES = {
+    "nasnet_cifar": NASNET_CIFAR,
+    "amoebanet_cifar": AMOEBANET_CIFAR,
+    "nasnet_search": NASNET_SEARCH,
+    "amoebanet_search": AMOEBANET_SEARCH,
+    "proxy": PROXY,
+}
+
+
+def learning_rate_schedule(recipe, steps_per_epoch):
+    """The recipe's single cosine decay over the whole run, without restarts.
+
+    Args:
+        recipe: a `Recipe`.
+        steps_per_epoch: optimizer steps per epoch.
+
+    Returns:
+        A `keras.optimizers.schedules.CosineDecay`: a callable from step to
+        learning rate, `learning_rate` at step 0 and `final_learning_rate`
+        from step `epochs * steps_per_epoch` on.
+
+    Example:
+
+    >>> schedule = learning_rate_schedule(NASNET_CIFAR, steps_per_epoch=10)
+    >>> [round(float(schedule(step)), 5) for step in (0, 3000, 6000)]
+    [0.025, 0.0125, 0.0]
+    """
+    if not _is_int(steps_per_epoch) or steps_per_epoch < 1:
+        _fail("steps_per_epoch", "an integer >= 1", steps_per_epoch)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=recipe.learning_rate,
+        decay_steps=recipe.epochs * steps_per_epoch,
+        alpha=recipe.final_learning_rate / recipe.learning_rate,
+    )
+
+
+def make_optimizer(recipe, steps_per_epoch):
+    """SGD with momentum, cosine decay and global-norm clipping.
+
+    With `mixed_precision="mixed_float16"` it is wrapped in a
+    `keras.optimizers.LossScaleOptimizer`, so small float16 gradients do not
+    underflow.
+
+    Args:
+        recipe: a `Recipe`.
+        steps_per_epoch: optimizer steps per epoch.
+
+    Returns:
+        A Keras optimizer.
+    """
+    optimizer = keras.optimizers.SGD(
+        learning_rate=learning_rate_schedule(recipe, steps_per_epoch),
+        momentum=recipe.momentum,
+        global_clipnorm=recipe.clipnorm,
+    )
+    if recipe.mixed_precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _is_logits(model):
+    """Whether the model's (main) output is logits rather than probabilities."""
+    if hasattr(model, "classifier_activation"):  # a NASNet
+        return model.classifier_activation in (None, "linear")
+    output = model.outputs[0]
+    history = getattr(output, "_keras_history", None)
+    layer = history.operation if history is not None else None
+    if isinstance(layer, keras.layers.Softmax):
+        return False
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", "") != "softmax"
+
+
+def compile_model(
+    model, recipe, steps_per_epoch, *, from_logits=None, metrics=("accuracy",)
+):
+    """Compiles `model` with the recipe's optimizer, loss and execution settings.
+
+    The optimizer is `make_optimizer(recipe, steps_per_epoch)`; the loss,
+    sparse categorical cross-entropy on integer labels, applies to the main
+    output. A `NASNet` with an auxiliary head adds its own weighted auxiliary
+    loss (`NASNet(aux_weight=...)`, set from the recipe by `build_model`).
+
+    Args:
+        model: a Keras classifier with one output (or a `NASNet`).
+        recipe: a `Recipe`.
+        steps_per_epoch: optimizer steps per epoch (for the cosine schedule).
+        from_logits: whether the output is logits rather than probabilities;
+            None reads it from the model (a softmax activation on its output
+            layer, or a NASNet's `classifier_activation`, means probabilities).
+        metrics: metrics of the main output.
+
+    Returns:
+        `model`, compiled.
+    """
+    if from_logits is None:
+        from_logits = _is_logits(model)
+    model.compile(
+        optimizer=make_optimizer(recipe, steps_per_epoch),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=bool(from_logits)),
+        metrics=list(metrics),
+        # XLA compiles traced functions; an eager run has none.
+        jit_compile=False if recipe.run_eagerly else recipe.jit_compile,
+        run_eagerly=recipe.run_eagerly,
+    )
+    return model
+
+
+def build_model(genotype, splits, recipe, **kwargs):
+    """A `keras_nasnet.models.NASNet` sized and regularized by `recipe`.
+
+    Sets `cells_per_stack`, `filters`, `weight_decay`, `drop_path_keep_prob`,
+    the auxiliary head (`auxiliary_head=aux_weight > 0`, `aux_weight`), and
+    builds under the recipe's mixed-precision dtype policy (restoring the
+    previous global policy afterwards).
+
+    Args:
+        genotype: anything `NASNet` accepts (a `Genotype`, its text or JSON
+            form, or a published name such as `"nasnet_a"`).
+        splits: a `Splits` (for `input_shape` and `num_classes`) or a pair
+            `(input_shape, num_classes)`.
+        recipe: a `Recipe`.
+        **kwargs: further `NASNet` arguments (e.g. `dropout`, `stem`); they
+            override the recipe's.
+
+    Returns:
+        A `NASNet`, not compiled.
+    """
+    from keras_nasnet.models import NASNet
+
+    if isinstance(splits, tuple):
+        input_shape, num_classes = splits
+    else:
+        input_shape, num_classes = splits.input_shape, splits.num_classes
+    arguments = dict(
+        cells_per_stack=recipe.cells_per_stack,
+        filters=recipe.filters,
+        num_classes=num_classes,
+        input_shape=tuple(input_shape),
+        auxiliary_head=recipe.aux_weight > 0,
+        aux_weight=recipe.aux_weight,
+        drop_path_keep_prob=recipe.drop_path_keep_prob,
+        weight_decay=recipe.weight_decay,
+    )
+    arguments.update(kwargs)
+    previous = keras.config.dtype_policy()
+    if recipe.mixed_precision is not None:
+        keras.config.set_dtype_policy(recipe.mixed_precision)
+    try:
+        return NASNet(genotype, **arguments)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def input_pipeline(splits, recipe, *, seed=None, training=True):
+    """The layers put in front of the network by `train`.
+
+    `rescale (uint8 inputs) -> pad-crop -> flip -> normalize -> cutout`, each
+    step only where the recipe (and, for flips, the dataset) asks for it.
+
+    Args:
+        splits: the `Splits` to train on (array form), for the input shape,
+            dtype, flip permission and normalization statistics.
+        recipe: a `Recipe`.
+        seed: optional seed of the random layers.
+        training: include the augmentation layers; False gives the
+            deterministic part only (for inference).
+
+    Returns:
+        A list of Keras layers (possibly empty).
+    """
+    layers = []
+    if splits.train[0].dtype == np.uint8:
+        layers.append(keras.layers.Rescaling(1.0 / 255.0, name="rescale"))
+    flip = recipe.flip and splits.horizontal_flip
+    if training and (recipe.pad or flip):
+        layers.append(
+            augment_lib.augmentation(
+                splits.input_shape, pad=recipe.pad, flip=flip, cutout=None, seed=seed
+            )
+        )
+    if recipe.normalize:
+        mean, std = splits.mean_std()
+        # A constant channel would divide by zero.
+        layers.append(augment_lib.normalization(mean, np.maximum(std, 1e-3)))
+    if training and recipe.cutout is not None:
+        cutout_seed = None if seed is None else seed + 2
+        layers.append(
+            augment_lib.Cutout(recipe.cutout, seed=cutout_seed, name="cutout")
+        )
+    return layers
+
+
+class _Trainer(keras.Model):
+    """The input pipeline followed by the network, trained as one model.
+
+    A subclassed model rather than a Functional one: a `NASNet` with an
+    auxiliary head returns its two outputs only when called with
+    `training=True`, which a Functional graph traced once cannot follow.
+    """
+
+    def __init__(self, network, pipeline, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.pipeline = pipeline
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self.pipeline:
+            x = layer(x, training=training)
+        return self.network(x, training=training)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        if not isinstance(y_pred, (list, tuple)):
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        # (predictions, auxiliary predictions), as NASNet.compute_loss weighs them.
+        logits, aux_logits = y_pred
+        loss = super().compute_loss(x, y, logits, sample_weight, training=training)
+        aux_loss = self._compile_loss(y, aux_logits, sample_weight)
+        weight = getattr(self.network, "aux_weight", 0.0)
+        return loss + keras.ops.cast(weight, loss.dtype) * aux_loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if isinstance(y_pred, (list, tuple)):
+            y_pred = y_pred[0]
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` returns.
+
+    Attributes:
+        history: `keras.callbacks.History.history`: metric name -> one value
+            per epoch (`loss`, `accuracy`, and `val_loss`, `val_accuracy`
+            when there is a validation split).
+        test: test metrics (`{"loss": ..., "accuracy": ...}`), or None when
+            the splits have no test split.
+        model: a Functional inference model, the deterministic input pipeline
+            (rescaling, normalization) then the trained network, that takes
+            images as `load` returns them and can be saved as `.keras`. It
+            shares its weights with the network passed to `train`.
+    """
+
+    history: dict
+    test: dict | None
+    model: keras.Model
+
+
+def train(model, splits, recipe, *, callbacks=None, verbose="auto", seed=None):
+    """Trains `model` on `splits` with `recipe`, then evaluates on the test split.
+
+    Puts `input_pipeline(splits, recipe)` in front of `model`, compiles the
+    whole with `compile_model`, adds a `DropPathScheduler` when the model has
+    drop path, fits on the training split for `recipe.epochs` with the
+    validation split (if any) as `validation_data`, and evaluates on the test
+    split (if any).
+
+    Args:
+        model: the network, typically `build_model(genotype, splits, recipe)`;
+            any Keras classifier with one output also works.
+        splits: a `keras_nasnet.data.Splits` of numpy arrays.
+        recipe: a `Recipe`.
+        callbacks: extra Keras callbacks.
+        verbose: passed to `fit`; `evaluate` is silent.
+        seed: optional seed of the augmentation layers.
+
+    Returns:
+        A `TrainResult`.
+
+    Raises:
+        TypeError: if the splits hold `tf.data` datasets instead of arrays.
+    """
+    # Imported here: keras_nasnet.callbacks imports the layers package, which
+    # importing keras_nasnet.training alone does not need.
+    from keras_nasnet.callbacks import DropPathScheduler, drop_path_layers
+
+    if not isinstance(splits.train, tuple):
+        raise TypeError(
+            "`train` needs numpy-array splits (the augmentation runs inside the "
+            f"model); received {type(splits.train).__name__}. Load with "
+            "`as_dataset=False`."
+        )
+    pipeline = input_pipeline(splits, recipe, seed=seed)
+    for layer in pipeline:
+        # Build now, outside any traced function: Normalization makes its
+        # constants when built, and would leave them in a scratch graph.
+        layer.build((None, *splits.input_shape))
+    trainer = _Trainer(model, pipeline, name=f"{model.name}_trainer")
+    x_train, y_train = splits.train
+    compile_model(
+        trainer,
+        recipe,
+        recipe.steps_per_epoch(len(x_train)),
+        from_logits=_is_logits(model),
+    )
+    callbacks = list(callbacks or [])
+    has_drop_path = any(
+        layer.drop_path_keep_prob < 1 for layer in drop_path_layers(model)
+    )
+    if has_drop_path and not any(isinstance(c, DropPathScheduler) for c in callbacks):
+        callbacks.append(DropPathScheduler())
+    history = trainer.fit(
+        x_train,
+        y_train,
+        batch_size=recipe.batch_size,
+        epochs=recipe.epochs,
+        validation_data=splits.validation,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    test = None
+    if splits.test is not None:
+        x_test, y_test = splits.test
+        test = trainer.evaluate(
+            x_test, y_test, batch_size=recipe.batch_size, return_dict=True, verbose=0
+        )
+    inputs = keras.Input(splits.input_shape, name="images")
+    x = inputs
+    for layer in input_pipeline(splits, recipe, training=False):
+        x = layer(x)
+    inference = keras.Model(inputs, model(x), name=f"{model.name}_inference")
+    return TrainResult(history=dict(history.history), test=test, model=inference)

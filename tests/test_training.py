@@ -1,0 +1,264 @@
+"""Tests for keras_nasnet.training: recipes, schedule, optimizer, compile and train."""
+
+import dataclasses
+import math
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_nasnet import data, training
+from keras_nasnet.training import (
+    AMOEBANET_CIFAR,
+    AMOEBANET_SEARCH,
+    NASNET_CIFAR,
+    NASNET_SEARCH,
+    PROXY,
+)
+
+SUBSET_DIR = os.path.join(os.path.dirname(__file__), "data", "fashion-mnist")
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return data.load("fashion_mnist", data_dir=SUBSET_DIR, validation_size=100)
+
+
+def _tiny_classifier(input_shape=(28, 28, 1), logits=True, aux=False):
+    inputs = keras.Input(input_shape)
+    h = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    activation = None if logits else "softmax"
+    main = keras.layers.Dense(10, activation=activation, name="main")(h)
+    if not aux:
+        return keras.Model(inputs, main)
+    return keras.Model(inputs, [main, keras.layers.Dense(10, name="aux")(h)])
+
+
+# --- recipes -----------------------------------------------------------------
+
+
+def test_presets_follow_the_papers():
+    nasnet = NASNET_CIFAR
+    assert (nasnet.epochs, nasnet.batch_size, nasnet.learning_rate) == (600, 32, 0.025)
+    assert (nasnet.weight_decay, nasnet.aux_weight, nasnet.clipnorm) == (5e-4, 0.4, 5.0)
+    assert (nasnet.drop_path_keep_prob, nasnet.momentum) == (0.6, 0.9)
+    assert (nasnet.cells_per_stack, nasnet.filters) == (6, 32)  # 6@768
+    assert (nasnet.pad, nasnet.flip, nasnet.cutout) == (4, True, None)
+    amoeba = AMOEBANET_CIFAR
+    assert (amoeba.batch_size, amoeba.learning_rate, amoeba.aux_weight) == (
+        128,
+        0.024,
+        0.5,
+    )
+    assert (amoeba.drop_path_keep_prob, amoeba.filters) == (0.7, 36)
+    assert (NASNET_SEARCH.epochs, NASNET_SEARCH.cells_per_stack) == (20, 2)
+    assert (AMOEBANET_SEARCH.epochs, AMOEBANET_SEARCH.cells_per_stack) == (25, 3)
+    assert AMOEBANET_SEARCH.filters == 24
+    # Our proxy is cheaper than the paper's, as documented.
+    assert PROXY.epochs < NASNET_SEARCH.epochs
+    assert PROXY.cells_per_stack < NASNET_SEARCH.cells_per_stack
+    assert PROXY.filters < NASNET_SEARCH.filters
+    assert set(training.RECIPES.values()) == {
+        NASNET_CIFAR,
+        AMOEBANET_CIFAR,
+        NASNET_SEARCH,
+        AMOEBANET_SEARCH,
+        PROXY,
+    }
+    assert all(recipe.source for recipe in training.RECIPES.values())
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("epochs", 0),
+        ("batch_size", 2.5),
+        ("learning_rate", 0),
+        ("final_learning_rate", 1.0),
+        ("weight_decay", -1e-4),
+        ("aux_weight", -0.4),
+        ("momentum", 1.0),
+        ("clipnorm", 0),
+        ("drop_path_keep_prob", 0.0),
+        ("drop_path_keep_prob", 1.5),
+        ("cutout", 0),
+        ("pad", -4),
+        ("mixed_precision", "float16"),
+        ("jit_compile", "yes"),
+        ("run_eagerly", 1),
+        ("cells_per_stack", True),
+    ],
+)
+def test_recipe_validation_names_the_field(field, value):
+    with pytest.raises(ValueError, match=f"argument `{field}`.*Received: {field}="):
+        dataclasses.replace(NASNET_CIFAR, **{field: value})
+
+
+def test_steps_per_epoch_counts_the_partial_batch():
+    assert NASNET_CIFAR.steps_per_epoch(45000) == 1407  # 45000 / 32 = 1406.25
+    assert NASNET_CIFAR.steps_per_epoch(64) == 2
+
+
+# --- schedule and optimizer -------------------------------------------------------------
+
+
+def test_cosine_schedule_start_middle_end():
+    steps = NASNET_CIFAR.steps_per_epoch(45000)
+    schedule = training.learning_rate_schedule(NASNET_CIFAR, steps)
+    total = 600 * steps
+
+    def lr(step):
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+
+    assert lr(0) == pytest.approx(0.025)
+    assert lr(total // 2) == pytest.approx(0.0125, rel=1e-4)
+    assert lr(total) == pytest.approx(0.0, abs=1e-9)
+    assert lr(total + 1000) == pytest.approx(0.0, abs=1e-9)  # single decay, no restart
+    quarter = 0.025 * 0.5 * (1 + math.cos(math.pi / 4))
+    assert lr(total // 4) == pytest.approx(quarter, rel=1e-4)
+    floor = dataclasses.replace(NASNET_CIFAR, final_learning_rate=0.001)
+    end = training.learning_rate_schedule(floor, steps)(total)
+    assert float(keras.ops.convert_to_numpy(end)) == pytest.approx(0.001, rel=1e-4)
+    with pytest.raises(ValueError, match="`steps_per_epoch`"):
+        training.learning_rate_schedule(NASNET_CIFAR, 0)
+
+
+def test_compile_model_sets_momentum_clipping_schedule_and_loss():
+    model = training.compile_model(_tiny_classifier(), NASNET_CIFAR, steps_per_epoch=10)
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    assert optimizer.momentum == 0.9 and optimizer.global_clipnorm == 5.0
+    assert optimizer.clipnorm is None and optimizer.weight_decay is None
+    schedule = optimizer._learning_rate
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert schedule.decay_steps == 600 * 10
+    assert model.loss.get_config()["from_logits"] is True
+    softmax = training.compile_model(_tiny_classifier(logits=False), PROXY, 10)
+    assert softmax.loss.get_config()["from_logits"] is False
+    no_clip = dataclasses.replace(PROXY, clipnorm=None, jit_compile=False)
+    plain = training.compile_model(_tiny_classifier(), no_clip, 10)
+    assert plain.optimizer.global_clipnorm is None and plain.jit_compile is False
+    eager = dataclasses.replace(PROXY, run_eagerly=True, jit_compile=True)
+    eager_model = training.compile_model(_tiny_classifier(), eager, 10)
+    assert eager_model.run_eagerly and not eager_model.jit_compile
+
+
+def test_float16_gets_loss_scaling():
+    recipe = dataclasses.replace(PROXY, mixed_precision="mixed_float16")
+    optimizer = training.make_optimizer(recipe, steps_per_epoch=5)
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert optimizer.inner_optimizer.global_clipnorm == 5.0
+    bf16 = dataclasses.replace(PROXY, mixed_precision="mixed_bfloat16")
+    assert isinstance(training.make_optimizer(bf16, 5), keras.optimizers.SGD)
+
+
+# --- the model builder --------------------------------------------------------------
+
+
+def test_build_model_passes_the_recipe_to_nasnet(splits):
+    recipe = dataclasses.replace(NASNET_CIFAR, cells_per_stack=1, filters=4)
+    model = training.build_model("nasnet_a", splits, recipe)
+    assert (model.cells_per_stack, model.filters, model.num_classes) == (1, 4, 10)
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.auxiliary_head and model.aux_weight == 0.4
+    assert model.drop_path_keep_prob == 0.6 and model.weight_decay == 5e-4
+    proxy = training.build_model("nasnet_a", ((32, 32, 3), 100), PROXY, dropout=0.1)
+    assert not proxy.auxiliary_head and proxy.num_classes == 100
+    assert proxy.drop_path_keep_prob == 1.0 and proxy.dropout == 0.1
+
+
+def test_build_model_mixed_precision_leaves_the_global_policy_alone():
+    before = keras.config.dtype_policy().name
+    recipe = dataclasses.replace(
+        PROXY, cells_per_stack=1, filters=4, mixed_precision="mixed_bfloat16"
+    )
+    model = training.build_model("nasnet_a", ((16, 16, 3), 10), recipe)
+    assert keras.config.dtype_policy().name == before
+    conv = model.get_layer("stem_conv")
+    assert conv.compute_dtype == "bfloat16" and conv.variable_dtype == "float32"
+
+
+# --- the input pipeline and train() --------------------------------------------------
+
+
+def test_input_pipeline_respects_recipe_and_dataset(splits):
+    recipe = dataclasses.replace(PROXY, cutout=8)
+    names = [layer.name for layer in training.input_pipeline(splits, recipe)]
+    assert names == ["augmentation", "normalization", "cutout"]
+    aug = training.input_pipeline(splits, recipe)[0]
+    assert [layer.name for layer in aug.layers] == ["random_pad_crop", "random_flip"]
+    digits = dataclasses.replace(splits, horizontal_flip=False)
+    aug = training.input_pipeline(digits, recipe)[0]
+    assert [layer.name for layer in aug.layers] == ["random_pad_crop"]
+    raw = data.load(
+        "fashion_mnist", data_dir=SUBSET_DIR, validation_size=0, dtype="uint8"
+    )
+    inference = training.input_pipeline(raw, recipe, training=False)
+    assert [layer.name for layer in inference] == ["rescale", "normalization"]
+    plain = dataclasses.replace(PROXY, pad=0, flip=False, normalize=False)
+    assert training.input_pipeline(splits, plain) == []
+
+
+def test_train_weighs_the_auxiliary_output(splits):
+    model = _tiny_classifier(aux=True)
+    model.aux_weight = 0.5
+    small = dataclasses.replace(
+        splits,
+        train=(splits.train[0][:64], splits.train[1][:64]),
+        validation=None,
+        test=(splits.test[0][:50], splits.test[1][:50]),
+    )
+    recipe = dataclasses.replace(PROXY, epochs=1, run_eagerly=True)
+    result = training.train(model, small, recipe, verbose=0, seed=0)
+    assert set(result.history) == {"loss", "accuracy"}
+    main, aux = result.model.predict(small.test[0], verbose=0)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    expected = float(loss(small.test[1], main)) + 0.5 * float(loss(small.test[1], aux))
+    assert result.test["loss"] == pytest.approx(expected, rel=1e-4)
+    accuracy = np.mean(np.argmax(main, axis=1) == small.test[1])
+    assert result.test["accuracy"] == pytest.approx(accuracy)
+
+
+def test_train_rejects_datasets(splits):
+    as_dataset = dataclasses.replace(splits, train=object())
+    with pytest.raises(TypeError, match="as_dataset=False"):
+        training.train(_tiny_classifier(), as_dataset, PROXY)
+
+
+def test_tiny_nasnet_trains_one_epoch_on_real_fashion_mnist(splits):
+    """The whole recipe: aux head, drop path, cutout, clipping, cosine decay."""
+    from keras_nasnet.callbacks import drop_path_layers
+
+    small = dataclasses.replace(
+        splits,
+        train=(splits.train[0][:128], splits.train[1][:128]),
+        validation=(splits.validation[0][:64], splits.validation[1][:64]),
+        test=(splits.test[0][:64], splits.test[1][:64]),
+    )
+    recipe = dataclasses.replace(
+        NASNET_CIFAR,
+        epochs=1,
+        batch_size=64,
+        cells_per_stack=1,
+        filters=4,
+        cutout=8,
+        # Two steps: tracing would cost more than running them eagerly.
+        run_eagerly=True,
+    )
+    model = training.build_model("nasnet_a", small, recipe)
+    before = [w.copy() for w in model.get_weights()]
+    result = training.train(model, small, recipe, verbose=0, seed=0)
+    assert set(result.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(np.isfinite(v[0]) for v in result.history.values())
+    assert set(result.test) == {"loss", "accuracy"} and np.isfinite(result.test["loss"])
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(before, model.get_weights(), strict=True)
+    )
+    # Two steps: the DropPathScheduler set progress to 1/2 before the second.
+    assert float(drop_path_layers(model)[0].progress.numpy()) == 0.5
+    probabilities = result.model.predict(small.test[0][:4], verbose=0)
+    assert probabilities.shape == (4, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
