@@ -384,6 +384,10 @@ class NASNet(keras.Model):
             return spec[0]
         return spec
 
+    def compute_output_shape(self, input_shape):
+        shape = super().compute_output_shape(input_shape)
+        return shape[0] if self.auxiliary_head else shape
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss of the main output, plus `aux_weight` x that of the aux output."""
         if not (self.auxiliary_head and isinstance(y_pred, (list, tuple))):
