@@ -1,4 +1,12 @@
-"""keras-nasnet: neural architecture search for Keras, NASNet and AmoebaNet style."""
+"""keras-nasnet: neural architecture search for Keras, NASNet and AmoebaNet style.
+
+The search space (`Genotype`, `random_genotype`, ...) imports no Keras. The
+Keras-dependent names (`NASNet`, `DropPathScheduler`, the `layers`, `models`,
+`data` and `training` modules) are imported on first use, so that
+`import keras_nasnet` stays cheap for an oracle process or the CLI's `--help`.
+"""
+
+import importlib
 
 from keras_nasnet import genotypes
 from keras_nasnet.space import (
@@ -12,12 +20,48 @@ from keras_nasnet.space import (
 
 __version__ = "0.1.0"
 
+# name -> module that defines it; imported lazily (PEP 562).
+_LAZY = {
+    "NASNet": "keras_nasnet.models",
+    "DropPathScheduler": "keras_nasnet.callbacks",
+    "callbacks": "keras_nasnet.callbacks",
+    "data": "keras_nasnet.data",
+    "layers": "keras_nasnet.layers",
+    "models": "keras_nasnet.models",
+    "report": "keras_nasnet.report",
+    "training": "keras_nasnet.training",
+    "viz": "keras_nasnet.viz",
+}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'keras_nasnet' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if module.__name__.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "Block",
     "Cell",
+    "DropPathScheduler",
     "Genotype",
+    "NASNet",
+    "callbacks",
+    "data",
     "genotypes",
+    "layers",
+    "models",
     "mutate",
     "random_genotype",
+    "report",
     "search_space_size",
+    "training",
+    "viz",
 ]
