@@ -270,7 +270,7 @@ def _write_images(root, classes, per_class, size=(6, 5), mode="RGB"):
 def test_image_directory_with_train_and_test(tmp_path):
     _write_images(tmp_path / "train", ["cat", "dog", "emu"], per_class=10)
     _write_images(tmp_path / "test", ["cat", "dog", "emu"], per_class=2)
-    splits = data.load(str(tmp_path), validation_size=6)
+    splits = data.load(tmp_path, validation_size=6)  # a Path works too
     assert splits.class_names == ("cat", "dog", "emu")
     assert splits.train[0].shape == (24, 5, 6, 3)
     assert splits.validation[0].shape == (6, 5, 6, 3) and splits.test[0].shape == (

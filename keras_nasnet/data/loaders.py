@@ -447,7 +447,8 @@ def load(
     """
     _check_dtype(dtype)
     _check_batch_size(batch_size)
-    if os.path.isdir(os.fspath(name)):
+    name = os.fspath(name)  # a pathlib.Path names a directory
+    if os.path.isdir(name):
         return load_image_directory(
             name,
             validation_size=validation_size,
