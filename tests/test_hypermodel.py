@@ -1,0 +1,298 @@
+"""Tests of `NASNetHyperModel`: the space it declares, decoding, build, fit."""
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+from keras_tuner.engine import hyperparameters as hp_module
+
+from keras_nasnet import genotypes
+from keras_nasnet.models import NASNet
+from keras_nasnet.space import AMOEBANET_OPS, NASNET_OPS, Cell, Genotype
+from tuner_plugins import cell_hps
+from tuner_plugins import hypermodel as hypermodel_module
+from tuner_plugins.hypermodel import NASNetHyperModel
+
+CELL_DECISIONS = [
+    cell_hps.hp_name(cell, b, slot)
+    for cell in ("normal", "reduction")
+    for b in range(5)
+    for slot in ("input_a", "input_b", "op_a", "op_b", "combine")
+]
+
+
+def _cell_names(hp):
+    return [h.name for h in hp.space if cell_hps.parse_hp_name(h.name)]
+
+
+def _without_concat(genotype):
+    return Genotype(Cell(genotype.normal.blocks), Cell(genotype.reduction.blocks))
+
+
+def test_declares_50_decisions_with_stable_names_in_paper_order():
+    space = NASNetHyperModel(10, (32, 32, 3), search_combine=True).search_space()
+    assert _cell_names(space) == CELL_DECISIONS
+    assert len(CELL_DECISIONS) == 50
+    by_name = {h.name: h for h in space.space}
+    for b in range(5):
+        assert list(by_name[f"reduction/block_{b}/input_b"].values) == list(
+            range(2 + b)
+        )
+    assert list(by_name["normal/block_3/op_a"].values) == list(NASNET_OPS)
+    assert list(by_name["normal/block_0/combine"].values) == ["add", "concat"]
+
+
+def test_without_combine_search_blocks_add_and_declare_40():
+    hm = NASNetHyperModel(10, (32, 32, 3), ops=AMOEBANET_OPS, num_blocks=3)
+    space = hm.search_space()
+    names = _cell_names(space)
+    assert len(names) == 2 * 3 * 4
+    assert not any(n.endswith("/combine") for n in names)
+    assert list(space.space[2].values) == list(AMOEBANET_OPS)
+    assert all(b.combine == "add" for b in hm.genotype(space).normal.blocks)
+
+
+def test_search_space_declares_everything_without_building(monkeypatch):
+    def no_build(*args, **kwargs):
+        raise AssertionError("search_space() must not build a model")
+
+    monkeypatch.setattr(hypermodel_module, "NASNet", no_build)
+    hm = NASNetHyperModel(10, (32, 32, 3), epochs=3, batch_size=[16, 32])
+    space = hm.search_space()
+    assert set(space.values) >= {
+        "cells_per_stack",
+        "filters",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "drop_path_keep_prob",
+        "weight_decay",
+    }
+    # keras-tuner's own hook declares the same space.
+    hp = keras_tuner.HyperParameters()
+    hm.declare_hyperparameters(hp)
+    assert [h.name for h in hp.space] == [h.name for h in space.space]
+
+
+def test_not_tunable_declares_nothing_in_the_tuners_hook():
+    hm = NASNetHyperModel(10, (32, 32, 3), tunable=False)
+    hp = keras_tuner.HyperParameters()
+    hm.declare_hyperparameters(hp)
+    assert hp.space == []
+    assert len(_cell_names(hm.search_space())) == 40
+
+
+@pytest.mark.parametrize("name", sorted(genotypes.KNOWN_GENOTYPES))
+def test_genotype_round_trips_through_encode(name):
+    genotype = genotypes.KNOWN_GENOTYPES[name]
+    hm = NASNetHyperModel(10, (32, 32, 3), ops=list(NASNET_OPS) + ["dil_sep_conv_3x3"])
+    hp = hm.search_space()
+    hp.values.update(cell_hps.encode(genotype))
+    # The explicit concat lists are not decisions of the space: dropped.
+    assert hm.genotype(hp) == _without_concat(genotype)
+    assert hm.genotype(dict(hp.values)) == _without_concat(genotype)
+    assert cell_hps.encode(hm.genotype(hp)) == cell_hps.encode(genotype)
+
+
+def test_genotype_declares_missing_decisions_with_defaults():
+    hm = NASNetHyperModel(10, (32, 32, 3), num_blocks=2)
+    hp = keras_tuner.HyperParameters()
+    genotype = hm.genotype(hp)
+    assert len(_cell_names(hp)) == 16
+    assert genotype.normal.blocks[1].inputs == (0, 0)
+    assert genotype.normal.blocks[1].ops == ("identity", "identity")
+
+
+def test_fixed_settings_are_declared_fixed():
+    hm = NASNetHyperModel(10, (32, 32, 3), cells_per_stack=3, filters=16)
+    by_name = {h.name: h for h in hm.search_space().space}
+    assert isinstance(by_name["cells_per_stack"], hp_module.Fixed)
+    assert by_name["cells_per_stack"].value == 3
+    assert by_name["filters"].value == 16
+    assert by_name["learning_rate"].value == 0.025
+    # None means "whatever search() gets": not declared at all.
+    assert "epochs" not in by_name and "batch_size" not in by_name
+
+
+def test_searchable_settings_lists_and_hyperparameter_objects():
+    hm = NASNetHyperModel(
+        10,
+        (32, 32, 3),
+        cells_per_stack=[1, 2],
+        filters=hp_module.Int("width", 8, 32, step=8),
+        learning_rate=hp_module.Float("lr", 1e-3, 0.1, sampling="log"),
+        drop_path_keep_prob=hp_module.Choice("keep", [0.6, 1.0]),
+        epochs=(1, 3),
+    )
+    by_name = {h.name: h for h in hm.search_space().space}
+    assert isinstance(by_name["cells_per_stack"], hp_module.Choice)
+    assert list(by_name["cells_per_stack"].values) == [1, 2]
+    # A hyperparameter object is declared under the argument's name.
+    assert isinstance(by_name["filters"], hp_module.Int)
+    assert (by_name["filters"].min_value, by_name["filters"].max_value) == (8, 32)
+    assert by_name["filters"].step == 8
+    assert "width" not in by_name
+    assert by_name["learning_rate"].sampling == "log"
+    assert list(by_name["drop_path_keep_prob"].values) == [0.6, 1.0]
+    assert list(by_name["epochs"].values) == [1, 3]
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (
+            dict(num_blocks=0),
+            r"argument `num_blocks`. Expected an integer >= 1. "
+            r"Received: num_blocks=0",
+        ),
+        (dict(num_blocks=2.0), r"Received: num_blocks=2.0"),
+        (dict(num_classes=1), r"`num_classes`. Expected an integer >= 2"),
+        (dict(input_shape=(32, 32)), r"`input_shape`. Expected a tuple of 3"),
+        (dict(input_shape=(32, 0, 3)), r"Received: input_shape=\(32, 0, 3\)"),
+        (dict(ops=[]), r"`ops`. Expected a non-empty list"),
+        (dict(ops="identity"), r"`ops`. Expected a non-empty list"),
+        (dict(ops=["identity", "conv_9x9"]), r"Unknown op 'conv_9x9'"),
+        (dict(ops=["identity", "identity"]), r"Expected distinct op names"),
+        (dict(search_combine="yes"), r"`search_combine`. Expected a bool"),
+        (dict(cells_per_stack=0), r"`cells_per_stack`. Expected an integer >= 1"),
+        (dict(cells_per_stack=[]), r"Received: cells_per_stack=\[\]"),
+        (dict(filters=[8, 0]), r"`filters`. Expected an integer >= 2"),
+        (dict(filters=hp_module.Int("f", 0, 8)), r"Received: filters=Int"),
+        (dict(filters=hp_module.Float("f", 8.0, 16.0)), r"`filters`"),
+        (dict(filters=hp_module.Boolean("f")), r"`filters`"),
+        (dict(filters=None), r"Received: filters=None"),
+        (dict(epochs=0), r"`epochs`. Expected an integer >= 1.*or None"),
+        (dict(batch_size=True), r"Received: batch_size=True"),
+        (dict(learning_rate=0), r"`learning_rate`. Expected a number > 0"),
+        (dict(drop_path_keep_prob=1.5), r"Expected a number in \(0, 1\]"),
+        (dict(drop_path_keep_prob=[0.6, 0.0]), r"`drop_path_keep_prob`"),
+        (dict(weight_decay=-1e-4), r"`weight_decay`. Expected a number >= 0"),
+        (dict(weight_decay="5e-4"), r"Received: weight_decay='5e-4'"),
+        (dict(jit_compile="xla"), r"`jit_compile`. Expected True, False or 'auto'"),
+        (dict(run_eagerly=1), r"`run_eagerly`. Expected a bool"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, match):
+    args = dict(num_classes=10, input_shape=(32, 32, 3))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=r"Invalid value received for argument"):
+        NASNetHyperModel(**args)
+    with pytest.raises(ValueError, match=match):
+        NASNetHyperModel(**args)
+
+
+def test_build_gives_the_nasnet_that_the_values_spell():
+    hm = NASNetHyperModel(
+        10,
+        (16, 16, 1),
+        num_blocks=2,
+        cells_per_stack=[1, 2],
+        filters=[4, 8],
+        learning_rate=0.05,
+        drop_path_keep_prob=0.7,
+        weight_decay=1e-4,
+        jit_compile=False,
+    )
+    hp = hm.search_space()
+    hp.values.update(
+        {
+            "filters": 8,
+            "normal/block_1/input_a": 2,
+            "normal/block_1/op_a": "sep_conv_3x3",
+            "reduction/block_0/op_b": "max_pool_3x3",
+        }
+    )
+    model = hm.build(hp)
+    assert isinstance(model, NASNet)
+    assert model.genotype == hm.genotype(hp)
+    assert (
+        model.genotype.normal.blocks[1] == cell_hps.decode(hp.values).normal.blocks[1]
+    )
+    assert (model.cells_per_stack, model.filters) == (1, 8)
+    assert model.drop_path_keep_prob == 0.7
+    assert model.weight_decay == 1e-4
+    assert model.output_shape == (None, 10)
+    # The paper's proxy optimizer, ready to train.
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    assert optimizer.momentum == 0.9
+    assert optimizer.global_clipnorm == 5.0
+    np.testing.assert_allclose(float(optimizer.learning_rate), 0.05)
+    assert model.jit_compile is False
+
+
+def test_build_without_a_prepared_space_uses_the_defaults():
+    hm = NASNetHyperModel(10, (8, 8, 3), num_blocks=1, filters=2, cells_per_stack=1)
+    hp = keras_tuner.HyperParameters()
+    model = hm.build(hp)
+    assert model.genotype == hm.genotype(hp)
+    assert hp.values["filters"] == 2
+    assert model.predict(np.zeros((2, 8, 8, 3)), verbose=0).shape == (2, 10)
+
+
+class _RecordingModel:
+    """Stands in for a model: records what `fit` receives."""
+
+    def fit(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+        return "history"
+
+
+def test_fit_adds_epochs_batch_size_and_callbacks():
+    hm = NASNetHyperModel(10, (32, 32, 3), epochs=[2, 3], batch_size=16)
+    hp = hm.search_space()
+    hp.values["epochs"] = 3
+    model = _RecordingModel()
+    user_callback = keras.callbacks.Callback()
+    assert hm.fit(hp, model, "x", "y", callbacks=[user_callback]) == "history"
+    assert model.args == ("x", "y")
+    assert model.kwargs["epochs"] == 3
+    assert model.kwargs["batch_size"] == 16
+    callbacks = model.kwargs["callbacks"]
+    assert callbacks[0] is user_callback
+    assert isinstance(callbacks[1], hypermodel_module.DropPathScheduler)
+    assert isinstance(callbacks[2], hypermodel_module._CosineLearningRate)
+
+
+def test_fit_leaves_epochs_to_search_when_not_declared():
+    hm = NASNetHyperModel(10, (32, 32, 3))
+    model = _RecordingModel()
+    hm.fit(hm.search_space(), model, epochs=4)
+    assert model.kwargs["epochs"] == 4
+    assert "batch_size" not in model.kwargs
+
+
+def test_fit_refuses_conflicting_epochs_but_lets_hyperband_set_them():
+    hm = NASNetHyperModel(10, (32, 32, 3), epochs=2)
+    hp = hm.search_space()
+    with pytest.raises(keras_tuner.errors.FatalValueError, match="`epochs` is both"):
+        hm.fit(hp, _RecordingModel(), epochs=5)
+    model = _RecordingModel()
+    hm.fit(hp, model, epochs=2)
+    assert model.kwargs["epochs"] == 2
+    hp.Fixed("tuner/epochs", 5)
+    model = _RecordingModel()
+    hm.fit(hp, model, epochs=5, initial_epoch=2)
+    assert model.kwargs["epochs"] == 5
+
+
+def test_cosine_learning_rate_decays_over_the_trials_steps():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(float(self.model.optimizer.learning_rate))
+
+    x = np.zeros((8, 2), "float32")
+    model.fit(
+        x,
+        x[:, :1],
+        batch_size=2,
+        epochs=2,
+        verbose=0,
+        callbacks=[hypermodel_module._CosineLearningRate(0.1), Record()],
+    )
+    expected = [0.05 * (1 + np.cos(np.pi * s / 8)) for s in range(8)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-5)
