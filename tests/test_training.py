@@ -269,3 +269,32 @@ def test_tiny_nasnet_trains_one_epoch_on_real_fashion_mnist(splits):
     probabilities = result.model.predict(small.test[0][:4], verbose=0)
     assert probabilities.shape == (4, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+# Keras's TensorFlow backend trips NumPy 2's `__array__(copy=...)` deprecation
+# when saving; not ours.
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_trained_model_takes_raw_images_and_saves(tmp_path):
+    raw = data.load(
+        "fashion_mnist",
+        data_dir=SUBSET_DIR,
+        validation_size=0,
+        dtype="uint8",
+        subset=64,
+    )
+    raw = dataclasses.replace(raw, test=(raw.test[0][:32], raw.test[1][:32]))
+    recipe = dataclasses.replace(PROXY, epochs=1, run_eagerly=True)
+    result = training.train(_tiny_classifier(), raw, recipe, verbose=0)
+    assert [layer.name for layer in result.model.layers[1:3]] == [
+        "rescale",
+        "normalization",
+    ]
+    predictions = result.model.predict(raw.test[0], verbose=0)
+    accuracy = np.mean(np.argmax(predictions, axis=1) == raw.test[1])
+    assert result.test["accuracy"] == pytest.approx(accuracy)
+    path = tmp_path / "trained.keras"
+    result.model.save(path)
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        reloaded.predict(raw.test[0], verbose=0), predictions, rtol=1e-5
+    )
