@@ -97,6 +97,19 @@ def test_idx_images_of_wrong_rank_are_rejected(tmp_path):
         data.load("fashion_mnist", data_dir=tmp_path, validation_size=10)
 
 
+@pytest.mark.parametrize("spelling", ["-idx", ".idx"])
+def test_uncompressed_idx_files_and_both_spellings(tmp_path, spelling):
+    for name in os.listdir(SUBSET_DIR):
+        with gzip.open(os.path.join(SUBSET_DIR, name)) as f:
+            raw = f.read()
+        target = name[: -len(".gz")].replace("-idx", spelling)
+        (tmp_path / target).write_bytes(raw)
+    splits = data.load("fashion_mnist", data_dir=tmp_path, validation_size=0)
+    reference = data.load("fashion_mnist", data_dir=SUBSET_DIR, validation_size=0)
+    np.testing.assert_array_equal(splits.train[0], reference.train[0])
+    np.testing.assert_array_equal(splits.test[1], reference.test[1])
+
+
 def test_incomplete_idx_directory_names_the_missing_files(tmp_path):
     data.write_idx(
         tmp_path / "train-images-idx3-ubyte.gz", np.zeros((2, 2, 2), "uint8")
