@@ -1,12 +1,14 @@
 """Tests of `NASNetHyperModel`: the space it declares, decoding, build, fit."""
 
+import dataclasses
+
 import keras
 import keras_tuner
 import numpy as np
 import pytest
 from keras_tuner.engine import hyperparameters as hp_module
 
-from keras_nasnet import genotypes
+from keras_nasnet import genotypes, training
 from keras_nasnet.models import NASNet
 from keras_nasnet.space import AMOEBANET_OPS, NASNET_OPS, Cell, Genotype
 from tuner_plugins import cell_hps
@@ -294,5 +296,18 @@ def test_cosine_learning_rate_decays_over_the_trials_steps():
         verbose=0,
         callbacks=[hypermodel_module._CosineLearningRate(0.1), Record()],
     )
-    expected = [0.05 * (1 + np.cos(np.pi * s / 8)) for s in range(8)]
-    np.testing.assert_allclose(seen, expected, rtol=1e-5)
+    # The same curve as the training recipe's compile-time schedule.
+    recipe = dataclasses.replace(training.NASNET_SEARCH, epochs=2, learning_rate=0.1)
+    schedule = training.learning_rate_schedule(recipe, steps_per_epoch=4)
+    np.testing.assert_allclose(seen, [float(schedule(s)) for s in range(8)], rtol=1e-5)
+    np.testing.assert_allclose(seen[4], 0.05, rtol=1e-5)
+
+
+def test_defaults_are_the_nasnet_search_recipe():
+    hm = NASNetHyperModel(10, (32, 32, 3))
+    recipe = training.NASNET_SEARCH
+    assert hm.cells_per_stack == recipe.cells_per_stack
+    assert hm.filters == recipe.filters
+    assert hm.learning_rate == recipe.learning_rate
+    assert hm.weight_decay == recipe.weight_decay
+    assert hm.drop_path_keep_prob == recipe.drop_path_keep_prob

@@ -36,15 +36,17 @@ import keras
 import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
 
+from keras_nasnet import training
 from keras_nasnet.callbacks import DropPathScheduler
 from keras_nasnet.models.nasnet import NASNet
 from keras_nasnet.space import ops as ops_lib
 from tuner_plugins import cell_hps
 
-# The paper's proxy optimizer: SGD with momentum 0.9, gradients clipped to a
-# global norm of 5 (released NASNet code).
-_MOMENTUM = 0.9
-_GLOBAL_CLIPNORM = 5.0
+# The search-time recipe: SGD with momentum 0.9, gradients clipped to a global
+# norm of 5. Its compile-time cosine schedule needs the steps per epoch, which
+# a HyperModel does not know when it builds (and Hyperband changes a trial's
+# epochs), so `fit` applies the same cosine per step with a callback instead.
+_RECIPE = training.NASNET_SEARCH
 
 
 def _is_int(value):
@@ -135,6 +137,8 @@ def _check_int(name, value, minimum):
 class _CosineLearningRate(keras.callbacks.Callback):
     """Sets the optimizer's learning rate to a single cosine decay.
 
+    The per-step value of `keras_nasnet.training.learning_rate_schedule`
+    (final rate 0), for a run whose length is only known once `fit` starts.
     The decay runs from `initial` at the trial's first step to 0 at its last,
     counting `initial_epoch` (so a Hyperband continuation resumes mid-curve).
     When the number of steps per epoch is unknown, the rate changes per epoch.
@@ -172,7 +176,9 @@ class NASNetHyperModel(keras_tuner.HyperModel):
     `keras_nasnet.models.NASNet` from them and trains it with the paper's proxy
     recipe: SGD with momentum 0.9 (global gradient norm clipped to 5), a single
     cosine learning-rate decay over the trial's steps, scheduled drop path and
-    sparse categorical cross-entropy with accuracy as metric.
+    sparse categorical cross-entropy with accuracy as metric. The defaults
+    are `keras_nasnet.training.NASNET_SEARCH`'s (N = 2, F = 32, learning rate
+    0.025, weight decay 5e-4, no drop path).
 
     Args:
         num_classes: number of classes (labels are integers, not one-hot).
@@ -232,7 +238,7 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         num_blocks=5,
         search_combine=False,
         cells_per_stack=2,
-        filters=24,
+        filters=32,
         epochs=None,
         batch_size=None,
         learning_rate=0.025,
@@ -372,8 +378,8 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         model.compile(
             optimizer=keras.optimizers.SGD(
                 learning_rate=settings["learning_rate"],
-                momentum=_MOMENTUM,
-                global_clipnorm=_GLOBAL_CLIPNORM,
+                momentum=_RECIPE.momentum,
+                global_clipnorm=_RECIPE.clipnorm,
             ),
             loss=keras.losses.SparseCategoricalCrossentropy(),
             metrics=["accuracy"],
