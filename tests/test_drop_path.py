@@ -49,7 +49,9 @@ def test_drop_path_statistics(keep):
 
 def test_drop_path_with_keep_one_is_exact():
     x = np.random.default_rng(0).standard_normal((64, 3, 3, 2)).astype("float32")
-    np.testing.assert_array_equal(_np(drop_path(x, 1.0, keras.random.SeedGenerator(0))), x)
+    np.testing.assert_array_equal(
+        _np(drop_path(x, 1.0, keras.random.SeedGenerator(0))), x
+    )
 
 
 def test_layer_keeps_everything_at_step_zero_and_at_inference():
@@ -86,8 +88,11 @@ def test_layer_validates_its_arguments():
 
 def test_identity_ops_are_never_dropped():
     # A cell of identities only: nothing to drop, whatever the keep prob.
-    cell = NASNetCell("identity(0) + identity(1), identity(2) + identity(0)", 4,
-                      drop_path_keep_prob=0.1)
+    cell = NASNetCell(
+        "identity(0) + identity(1), identity(2) + identity(0)",
+        4,
+        drop_path_keep_prob=0.1,
+    )
     cell.build([(None, 4, 4, 4), (None, 4, 4, 4)])
     assert cell.drop_paths == []
     # In a mixed cell, the identity of block 2 has no drop path after it.
@@ -113,8 +118,14 @@ def test_scheduler_feeds_step_over_total_steps(total_steps):
     model.compile("sgd", "mse", run_eagerly=True)
     record = _RecordProgress()
     x, y = np.ones((4, 2, 2, 1)), np.ones((4, 4))
-    model.fit(x, y, batch_size=2, epochs=2, verbose=0,
-              callbacks=[DropPathScheduler(total_steps), record])
+    model.fit(
+        x,
+        y,
+        batch_size=2,
+        epochs=2,
+        verbose=0,
+        callbacks=[DropPathScheduler(total_steps), record],
+    )
     total = total_steps or 4
     assert record.seen == [step / total for step in range(4)]
 

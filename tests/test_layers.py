@@ -45,8 +45,14 @@ LAYER_CASES = {
         lambda: layers.BottleneckConv(2, "1x3_3x1"),
         (6, 6, 4),
     ),
-    "bottleneck_dilated": (lambda: layers.BottleneckConv(8, "dilated_3x3", 2), (7, 7, 4)),
-    "factorized_reduction": (lambda: layers.FactorizedReduction(6, **COMMON), (7, 7, 4)),
+    "bottleneck_dilated": (
+        lambda: layers.BottleneckConv(8, "dilated_3x3", 2),
+        (7, 7, 4),
+    ),
+    "factorized_reduction": (
+        lambda: layers.FactorizedReduction(6, **COMMON),
+        (7, 7, 4),
+    ),
     "factorized_reduction_1x1": (lambda: layers.FactorizedReduction(6, 1), (7, 7, 4)),
     "scheduled_drop_path": (
         lambda: layers.ScheduledDropPath(0.7, cell_index=1, total_cells=3, seed=3),
@@ -86,7 +92,11 @@ def test_every_op_maps_to_filters_channels(op, strides):
     x = np.random.default_rng(0).standard_normal((1, 7, 7, 4)).astype("float32")
     y = keras.ops.convert_to_numpy(layer(x, training=True))
     expected = layer.compute_output_shape((1, 7, 7, 4))
-    assert y.shape == expected == (1, 4 if strides == 2 else 7, 4 if strides == 2 else 7, 6)
+    assert (
+        y.shape
+        == expected
+        == (1, 4 if strides == 2 else 7, 4 if strides == 2 else 7, 6)
+    )
 
 
 def test_make_op_rejects_unknown_names():
@@ -192,7 +202,9 @@ def test_cell_rejects_h_prev_of_an_unrelated_size():
 def test_concat_cell_channels_and_fixups():
     # Block 0 concatenates (2F); block 1 adds (F). The output concat brings
     # every state to the last block's width F.
-    cell = Cell.parse("sep_conv_3x3(0) || conv_1x1(1), max_pool_3x3(2) + identity(0) -> [0, 2, 3]")
+    cell = Cell.parse(
+        "sep_conv_3x3(0) || conv_1x1(1), max_pool_3x3(2) + identity(0) -> [0, 2, 3]"
+    )
     layer = layers.NASNetCell(cell, 4, reduction=True)
     h = np.random.default_rng(2).standard_normal((2, 8, 8, 6)).astype("float32")
     y = keras.ops.convert_to_numpy(layer([h, h], training=True))

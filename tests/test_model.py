@@ -96,7 +96,10 @@ def _check_random_genotypes(seeds):
                 auxiliary_head=True,
             )
             # The graph has the main and the auxiliary outputs.
-            assert [tuple(t.shape) for t in model.outputs] == [(None, 7)] * 2, (seed, stem)
+            assert [tuple(t.shape) for t in model.outputs] == [(None, 7)] * 2, (
+                seed,
+                stem,
+            )
             last = model.get_layer("cell_2")
             expected = 8 * 4 * penultimate_multiplier(genotype) // 4
             assert last.output.shape[-1] == expected, (seed, stem, str(genotype))
@@ -120,8 +123,14 @@ def test_200_random_genotypes_build(request):
 @pytest.mark.parametrize("seed", [3, 11])
 def test_random_genotype_runs_forward(seed):
     genotype = random_genotype(seed, combines=("add", "concat"))
-    model = NASNet(genotype, cells_per_stack=1, filters=8, stem="imagenet",
-                   input_shape=(35, 35, 3), num_classes=4)
+    model = NASNet(
+        genotype,
+        cells_per_stack=1,
+        filters=8,
+        stem="imagenet",
+        input_shape=(35, 35, 3),
+        num_classes=4,
+    )
     x = np.random.default_rng(seed).random((1, 35, 35, 3), "float32")
     y = keras.ops.convert_to_numpy(model(x, training=True))
     assert y.shape == (1, 4) and np.all(np.isfinite(y))
@@ -134,8 +143,13 @@ def test_skip_reduction_layer_input_rewires_the_cell_after_a_reduction():
         return [t._keras_history.operation.name for t in node.input_tensors]
 
     plain = NASNet(NASNET_A, cells_per_stack=2, filters=8, input_shape=(16, 16, 3))
-    skip = NASNet(NASNET_A, cells_per_stack=2, filters=8, input_shape=(16, 16, 3),
-                  skip_reduction_layer_input=True)
+    skip = NASNet(
+        NASNET_A,
+        cells_per_stack=2,
+        filters=8,
+        input_shape=(16, 16, 3),
+        skip_reduction_layer_input=True,
+    )
     assert producers(plain, "reduction_cell_0") == ["cell_1", "cell_0"]
     assert producers(skip, "reduction_cell_0") == ["cell_1", "cell_0"]
     assert producers(plain, "cell_2") == ["reduction_cell_0", "cell_1"]
@@ -147,12 +161,26 @@ def test_skip_reduction_layer_input_rewires_the_cell_after_a_reduction():
 
 @shape_only()
 def test_cell_plan_and_drop_path_indices():
-    model = NASNet(TINY, cells_per_stack=2, filters=8, stem="imagenet",
-                   input_shape=(35, 35, 3), drop_path_keep_prob=0.7)
+    model = NASNet(
+        TINY,
+        cells_per_stack=2,
+        filters=8,
+        stem="imagenet",
+        input_shape=(35, 35, 3),
+        drop_path_keep_prob=0.7,
+    )
     cells = [layer for layer in model.layers if "cell" in layer.name]
     assert [c.name for c in cells] == [
-        "stem_cell_0", "stem_cell_1", "cell_0", "cell_1", "reduction_cell_0",
-        "cell_2", "cell_3", "reduction_cell_1", "cell_4", "cell_5",
+        "stem_cell_0",
+        "stem_cell_1",
+        "cell_0",
+        "cell_1",
+        "reduction_cell_0",
+        "cell_2",
+        "cell_3",
+        "reduction_cell_1",
+        "cell_4",
+        "cell_5",
     ]
     assert [c.filters for c in cells] == [2, 4, 8, 8, 16, 16, 16, 32, 32, 32]
     assert [c.cell_index for c in cells] == list(range(10))
@@ -161,9 +189,16 @@ def test_cell_plan_and_drop_path_indices():
 
 def test_get_config_is_the_constructor_arguments():
     kwargs = dict(
-        cells_per_stack=1, penultimate_filters=48, stem="cifar", num_classes=3,
-        input_shape=(8, 8, 3), auxiliary_head=True, drop_path_keep_prob=0.7,
-        dropout=0.1, weight_decay=5e-4, classifier_activation=None,
+        cells_per_stack=1,
+        penultimate_filters=48,
+        stem="cifar",
+        num_classes=3,
+        input_shape=(8, 8, 3),
+        auxiliary_head=True,
+        drop_path_keep_prob=0.7,
+        dropout=0.1,
+        weight_decay=5e-4,
+        classifier_activation=None,
     )
     with shape_only():
         model = NASNet(TINY, name="tiny", **kwargs)
@@ -189,8 +224,15 @@ def test_get_config_is_the_constructor_arguments():
 
 def test_genotype_by_name_text_or_json():
     with shape_only():
-        for genotype in ("nasnet_a", str(NASNET_A), NASNET_A.to_json(), NASNET_A.to_dict()):
-            model = NASNet(genotype, cells_per_stack=1, filters=4, input_shape=(8, 8, 3))
+        for genotype in (
+            "nasnet_a",
+            str(NASNET_A),
+            NASNET_A.to_json(),
+            NASNET_A.to_dict(),
+        ):
+            model = NASNet(
+                genotype, cells_per_stack=1, filters=4, input_shape=(8, 8, 3)
+            )
             assert model.genotype == NASNET_A
 
 
@@ -215,8 +257,15 @@ def test_invalid_arguments_are_named(kwargs, message):
 
 
 def test_aux_head_is_trained_and_hidden_at_inference():
-    model = NASNet(TINY, cells_per_stack=1, filters=8, input_shape=(16, 16, 3),
-                   num_classes=3, auxiliary_head=True, aux_weight=0.5)
+    model = NASNet(
+        TINY,
+        cells_per_stack=1,
+        filters=8,
+        input_shape=(16, 16, 3),
+        num_classes=3,
+        auxiliary_head=True,
+        aux_weight=0.5,
+    )
     x = np.random.default_rng(0).random((4, 16, 16, 3), "float32")
     y = np.array([0, 1, 2, 1])
     assert model(x).shape == (4, 3)
@@ -226,20 +275,40 @@ def test_aux_head_is_trained_and_hidden_at_inference():
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     total = model.compute_loss(x, y, (logits, aux))
     expected = loss_fn(y, logits) + 0.5 * loss_fn(y, aux)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(total),
-                               keras.ops.convert_to_numpy(expected), rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(total),
+        keras.ops.convert_to_numpy(expected),
+        rtol=1e-5,
+    )
     assert model.predict(x, verbose=0).shape == (4, 3)
 
 
 def test_fit_one_batch_tensorflow():
-    model = NASNet(TINY, cells_per_stack=1, filters=8, input_shape=(16, 16, 3),
-                   num_classes=3, auxiliary_head=True, drop_path_keep_prob=0.6,
-                   weight_decay=5e-4)
-    model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=False)
+    model = NASNet(
+        TINY,
+        cells_per_stack=1,
+        filters=8,
+        input_shape=(16, 16, 3),
+        num_classes=3,
+        auxiliary_head=True,
+        drop_path_keep_prob=0.6,
+        weight_decay=5e-4,
+    )
+    model.compile(
+        "sgd",
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        jit_compile=False,
+    )
     x = np.random.default_rng(0).random((4, 16, 16, 3), "float32")
-    history = model.fit(x, np.array([0, 1, 2, 1]), batch_size=4, epochs=2, verbose=0,
-                        callbacks=[DropPathScheduler()])
+    history = model.fit(
+        x,
+        np.array([0, 1, 2, 1]),
+        batch_size=4,
+        epochs=2,
+        verbose=0,
+        callbacks=[DropPathScheduler()],
+    )
     assert np.all(np.isfinite(history.history["loss"]))
     assert set(history.history) == {"loss", "accuracy"}
     assert drop_path_layers(model)[0].progress.numpy() == pytest.approx(0.5)
@@ -272,10 +341,18 @@ JAX_FIT = textwrap.dedent(
 def test_fit_one_batch_jax():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     code = JAX_FIT.format(text=str(TINY))
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    line = [line for line in result.stdout.splitlines() if line.startswith("RESULT")][-1]
+    line = [line for line in result.stdout.splitlines() if line.startswith("RESULT")][
+        -1
+    ]
     _, loss, changed, progress, shape = line.split(" ", 4)
     assert np.isfinite(float(loss))
     assert changed == "True"

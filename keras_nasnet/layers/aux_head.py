@@ -53,7 +53,11 @@ class AuxiliaryHead(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        if (
+            isinstance(num_classes, bool)
+            or not isinstance(num_classes, int)
+            or num_classes < 1
+        ):
             raise ValueError(
                 "Invalid value received for argument `num_classes`. Expected a "
                 f"positive integer. Received: num_classes={num_classes!r}"

@@ -181,10 +181,16 @@ class NASNetCell(keras.layers.Layer):
         drop_slots = []
         for b, block in enumerate(self.cell.blocks):
             outputs = []
-            for slot, (op_name, index) in enumerate(zip(block.ops, block.inputs)):
+            for slot, (op_name, index) in enumerate(
+                zip(block.ops, block.inputs, strict=True)
+            ):
                 strides = 2 if self.reduction and index < 2 else 1
                 op = make_op(
-                    op_name, f, strides, name=f"block{b}_{'ab'[slot]}_{op_name}", **common
+                    op_name,
+                    f,
+                    strides,
+                    name=f"block{b}_{'ab'[slot]}_{op_name}",
+                    **common,
                 )
                 op.build(states[index])
                 outputs.append(op.compute_output_shape(states[index]))
@@ -231,7 +237,7 @@ class NASNetCell(keras.layers.Layer):
             self.output_fixups.append(fixup)
         self._fixup_slots = tuple(fixup_slots)
         channels = 0
-        for index, slot in zip(self.cell.output_states, fixup_slots):
+        for index, slot in zip(self.cell.output_states, fixup_slots, strict=True):
             if slot >= 0:
                 shape = self.output_fixups[slot].compute_output_shape(states[index])
             else:
@@ -266,7 +272,7 @@ class NASNetCell(keras.layers.Layer):
                 states.append(ops.add(outputs[0], outputs[1]))
 
         outputs = []
-        for index, slot in zip(self.cell.output_states, self._fixup_slots):
+        for index, slot in zip(self.cell.output_states, self._fixup_slots, strict=True):
             x = states[index]
             if slot >= 0:
                 x = self.output_fixups[slot](x, training=training)

@@ -178,7 +178,9 @@ class ReLUConvBN(_ConvBNLayer):
     def __init__(self, filters, kernel_size=1, strides=1, dilation_rate=1, **kwargs):
         super().__init__(filters, strides, **kwargs)
         self.kernel_size = (
-            tuple(kernel_size) if isinstance(kernel_size, (list, tuple)) else kernel_size
+            tuple(kernel_size)
+            if isinstance(kernel_size, (list, tuple))
+            else kernel_size
         )
         self.dilation_rate = _check_positive_int(dilation_rate, "dilation_rate")
         # Keras convs cannot stride and dilate at once: subsample after.
@@ -201,7 +203,12 @@ class ReLUConvBN(_ConvBNLayer):
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        return (b, _same_size(h, self.strides), _same_size(w, self.strides), self.filters)
+        return (
+            b,
+            _same_size(h, self.strides),
+            _same_size(w, self.strides),
+            self.filters,
+        )
 
     def get_config(self):
         return {
@@ -265,14 +272,19 @@ class SeparableConvStack(_ConvBNLayer):
             shape = conv.compute_output_shape(shape)
             if i == 0 and self._subsample > 1:
                 b, h, w, c = shape
-                shape = (b, _same_size(h, self._subsample), _same_size(w, self._subsample), c)
+                shape = (
+                    b,
+                    _same_size(h, self._subsample),
+                    _same_size(w, self._subsample),
+                    c,
+                )
             bn.build(shape)
             self.convs.append(conv)
             self.bns.append(bn)
 
     def call(self, inputs, training=None):
         x = inputs
-        for i, (conv, bn) in enumerate(zip(self.convs, self.bns)):
+        for i, (conv, bn) in enumerate(zip(self.convs, self.bns, strict=True)):
             x = conv(ops.relu(x))
             if i == 0 and self._subsample > 1:
                 x = x[:, :: self._subsample, :: self._subsample, :]
@@ -281,7 +293,12 @@ class SeparableConvStack(_ConvBNLayer):
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        return (b, _same_size(h, self.strides), _same_size(w, self.strides), self.filters)
+        return (
+            b,
+            _same_size(h, self.strides),
+            _same_size(w, self.strides),
+            self.filters,
+        )
 
     def get_config(self):
         return {
@@ -343,7 +360,12 @@ class IdentityOp(_ConvBNLayer):
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        return (b, _same_size(h, self.strides), _same_size(w, self.strides), self.filters)
+        return (
+            b,
+            _same_size(h, self.strides),
+            _same_size(w, self.strides),
+            self.filters,
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
@@ -413,7 +435,12 @@ class PoolOp(_ConvBNLayer):
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        return (b, _same_size(h, self.strides), _same_size(w, self.strides), self.filters)
+        return (
+            b,
+            _same_size(h, self.strides),
+            _same_size(w, self.strides),
+            self.filters,
+        )
 
     def get_config(self):
         return {
@@ -484,7 +511,9 @@ class BottleneckConv(_ConvBNLayer):
         if self.conv_type == "3x3":
             inner = [self._conv(inner_filters, 3, s, name="3x3")]
         elif self.conv_type == "dilated_3x3":
-            inner = [self._conv(inner_filters, 3, 1, dilation_rate=2, name="dilated_3x3")]
+            inner = [
+                self._conv(inner_filters, 3, 1, dilation_rate=2, name="dilated_3x3")
+            ]
         else:
             k = int(self.conv_type[2])
             inner = [
@@ -526,7 +555,12 @@ class BottleneckConv(_ConvBNLayer):
 
     def compute_output_shape(self, input_shape):
         b, h, w, _ = input_shape
-        return (b, _same_size(h, self.strides), _same_size(w, self.strides), self.filters)
+        return (
+            b,
+            _same_size(h, self.strides),
+            _same_size(w, self.strides),
+            self.filters,
+        )
 
     def get_config(self):
         return {**super().get_config(), "conv_type": self.conv_type}

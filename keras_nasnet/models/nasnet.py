@@ -246,7 +246,9 @@ class NASNet(keras.Model):
         min_filters = 8 if stem == "imagenet" else 2
         _check_int(filters, "filters", min_filters)
         default_multiplier, default_momentum, default_epsilon = _STEM_DEFAULTS[stem]
-        stem_multiplier = default_multiplier if stem_multiplier is None else stem_multiplier
+        stem_multiplier = (
+            default_multiplier if stem_multiplier is None else stem_multiplier
+        )
         if not isinstance(stem_multiplier, (int, float)) or stem_multiplier <= 0:
             raise ValueError(
                 "Invalid value received for argument `stem_multiplier`. "
@@ -283,9 +285,17 @@ class NASNet(keras.Model):
         }
         images = keras.Input(shape=input_shape, name="images")
         if stem == "imagenet":
-            stem_filters, stem_strides, stem_padding = int(32 * stem_multiplier), 2, "valid"
+            stem_filters, stem_strides, stem_padding = (
+                int(32 * stem_multiplier),
+                2,
+                "valid",
+            )
         else:
-            stem_filters, stem_strides, stem_padding = int(filters * stem_multiplier), 1, "same"
+            stem_filters, stem_strides, stem_padding = (
+                int(filters * stem_multiplier),
+                1,
+                "same",
+            )
         x = keras.layers.Conv2D(
             stem_filters,
             3,
@@ -310,7 +320,9 @@ class NASNet(keras.Model):
             if stack:
                 plan.append((f"reduction_cell_{stack - 1}", "reduction", width, False))
             for i in range(cells_per_stack):
-                plan.append((f"cell_{stack * cells_per_stack + i}", "normal", width, False))
+                plan.append(
+                    (f"cell_{stack * cells_per_stack + i}", "normal", width, False)
+                )
         # The auxiliary head reads the last normal cell before the second
         # (non-stem) reduction cell.
         aux_after = f"cell_{2 * cells_per_stack - 1}"
@@ -384,11 +396,9 @@ class NASNet(keras.Model):
             return spec[0]
         return spec
 
-    def compute_output_shape(self, input_shape):
-        shape = super().compute_output_shape(input_shape)
-        return shape[0] if self.auxiliary_head else shape
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         """The compiled loss of the main output, plus `aux_weight` x that of the aux output."""
         if not (self.auxiliary_head and isinstance(y_pred, (list, tuple))):
             return super().compute_loss(x, y, y_pred, sample_weight, training=training)
