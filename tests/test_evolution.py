@@ -63,7 +63,7 @@ def test_population_is_the_last_p_completed_trials_oldest_leaving(tmp_path):
     oracle = make_oracle(tmp_path, nasnet_space(), population_size=5, sample_size=2)
     rng = np.random.default_rng(0)
     completed = []
-    for i in range(60):
+    for _ in range(60):
         trial = oracle.create_trial("tuner0")
         if rng.random() < 0.2:
             finish(oracle, trial, None, FAILED)
@@ -130,7 +130,9 @@ def test_other_hyperparameters_form_a_third_mutation_group(tmp_path):
             assert name == "filters" or name.endswith("/combine")
         kinds[kind] += 1
         finish(oracle, trial, float(i % 11))
-    children = sum(kinds[k] for k in (mutations.HIDDEN_STATE, mutations.OP, evolution.OTHER))
+    children = sum(
+        kinds[k] for k in (mutations.HIDDEN_STATE, mutations.OP, evolution.OTHER)
+    )
     # One group in three, each of the others one in three too.
     assert 0.2 < kinds[evolution.OTHER] / children < 0.47
 
@@ -143,12 +145,14 @@ def test_generic_space_changes_one_hyperparameter(tmp_path):
     hp.Int("units", 8, 64, step=8)
     hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
     oracle = make_oracle(tmp_path, hp, population_size=4, sample_size=2)
-    for i in range(60):
+    for _ in range(60):
         trial = oracle.create_trial("tuner0")
         values = trial.hyperparameters.values
         assert ("beta_1" in values) == (values["optimizer"] == "adam")
         if oracle.strategy.last_kind == evolution.HYPERPARAMETER:
-            parent = oracle.trials[oracle.strategy.last_parent_id].hyperparameters.values
+            parent = oracle.trials[
+                oracle.strategy.last_parent_id
+            ].hyperparameters.values
             diff = changed(parent, values)
             # One change, plus the conditional child it (de)activates.
             assert len(diff - {"beta_1"}) == 1 or diff == {"beta_1"}
@@ -159,7 +163,10 @@ def test_identity_children_are_redrawn_never_repeated(tmp_path):
     # Every child is its parent: an already tried trial. The oracle redraws,
     # then falls back to a random sample; it never repeats a trial.
     oracle = make_oracle(
-        tmp_path, nasnet_space(num_blocks=2), population_size=3, sample_size=2,
+        tmp_path,
+        nasnet_space(num_blocks=2),
+        population_size=3,
+        sample_size=2,
         identity_prob=1.0,
     )
     seen = set()
@@ -177,7 +184,9 @@ def test_identity_children_are_redrawn_never_repeated(tmp_path):
 def test_tournament_winner_follows_the_objective_direction(tmp_path, direction):
     hp = keras_tuner.HyperParameters()
     hp.Int("x", 0, 10_000)
-    oracle = make_oracle(tmp_path, hp, direction=direction, population_size=4, sample_size=4)
+    oracle = make_oracle(
+        tmp_path, hp, direction=direction, population_size=4, sample_size=4
+    )
     for score in (1.0, 2.0, 3.0, 4.0):
         finish(oracle, oracle.create_trial("tuner0"), score)
     population = oracle.strategy.population(oracle)
@@ -200,7 +209,11 @@ def test_evolution_beats_random_search(tmp_path):
     for seed in seeds:
         target = cell_hps.encode(sampling.random_genotype(1000 + seed))
         oracle = make_oracle(
-            tmp_path / str(seed), nasnet_space(), fast=True, seed=seed + 1, max_trials=budget
+            tmp_path / str(seed),
+            nasnet_space(),
+            fast=True,
+            seed=seed + 1,
+            max_trials=budget,
         )
         best = 0
         for _ in range(budget):

@@ -242,7 +242,9 @@ def test_same_seed_same_proposals(tmp_path, strategy, space):
 
 @pytest.mark.parametrize("space", sorted(SPACES))
 @pytest.mark.parametrize("first_part", [4, 10])
-def test_save_reload_continue_equals_uninterrupted(tmp_path, strategy, space, first_part):
+def test_save_reload_continue_equals_uninterrupted(
+    tmp_path, strategy, space, first_part
+):
     total = 22
     uninterrupted = run_trials(
         make_oracle(tmp_path, strategy, space, project="straight"), total
@@ -257,7 +259,10 @@ def test_save_reload_continue_equals_uninterrupted(tmp_path, strategy, space, fi
     assert proposals == uninterrupted
     if strategy == "controller":
         # The continuation crossed controller updates on both sides.
-        assert resumed.strategy.num_updates == total // SMALL[strategy]["controller_batch_size"]
+        assert (
+            resumed.strategy.num_updates
+            == total // SMALL[strategy]["controller_batch_size"]
+        )
 
 
 def test_state_survives_a_json_round_trip(tmp_path, strategy):
@@ -291,7 +296,9 @@ def test_no_duplicates_among_concurrent_tuners(tmp_path, strategy):
         tuner_id = f"tuner{step % 3}"
         if tuner_id in ongoing:
             trial = ongoing.pop(tuner_id)
-            oracle.update_trial(trial.trial_id, {"score": score_of(trial.hyperparameters.values)})
+            oracle.update_trial(
+                trial.trial_id, {"score": score_of(trial.hyperparameters.values)}
+            )
             trial.status = trial_module.TrialStatus.COMPLETED
             oracle.end_trial(trial)
             continue
@@ -305,7 +312,9 @@ def test_no_duplicates_among_concurrent_tuners(tmp_path, strategy):
 
 
 def test_invalid_strategy_is_a_clear_error():
-    with pytest.raises(ValueError, match="argument `strategy`.*Received: strategy='bogus'"):
+    with pytest.raises(
+        ValueError, match="argument `strategy`.*Received: strategy='bogus'"
+    ):
         NASOracle(objective=OBJECTIVE, strategy="bogus")
 
 

@@ -151,7 +151,9 @@ class ControllerStrategy:
         failed_reward=None,
         init_range=DEFAULT_INIT_RANGE,
     ):
-        _check("controller_units", units, _is_int(units) and units >= 1, "an integer >= 1")
+        _check(
+            "controller_units", units, _is_int(units) and units >= 1, "an integer >= 1"
+        )
         _check(
             "controller_layers",
             num_layers,
@@ -238,6 +240,7 @@ class ControllerStrategy:
         self._space_size = -1
         self._walk = []  # (hp, decision index or None), in space order
         self._decisions = []
+        self._num_columns = 0
         self._signature = None
         # Learning state: all of it goes to `controller.npz`, atomically.
         self._params = None  # Keras weight order: embedding, LSTM(s), dense
@@ -272,6 +275,7 @@ class ControllerStrategy:
             [[d.name, [repr(c) for c in d.choices]] for d in decisions]
         )
         self._walk, self._decisions = walk, decisions
+        self._num_columns = offset
         if signature != self._signature:
             # A new space (in practice: the first one) starts a new policy.
             self._signature = signature
@@ -281,7 +285,7 @@ class ControllerStrategy:
 
     @property
     def num_columns(self):
-        return sum(len(d.choices) for d in self._decisions)
+        return self._num_columns
 
     @property
     def num_tokens(self):
@@ -337,7 +341,9 @@ class ControllerStrategy:
                 "layers": layers,
                 "heads": [
                     (
-                        np.ascontiguousarray(dense_w[:, d.offset : d.offset + len(d.choices)]),
+                        np.ascontiguousarray(
+                            dense_w[:, d.offset : d.offset + len(d.choices)]
+                        ),
                         dense_b[d.offset : d.offset + len(d.choices)],
                     )
                     for d in self._decisions
@@ -403,16 +409,15 @@ class ControllerStrategy:
         state = self._zero_state(num)
         tokens = np.full(num, _START)
         values = [{} for _ in range(num)]
+        skip = self._skip
         for hp, t in self._walk:
+            # None: every sample is active (the common, unconditional case).
+            active = None
             if hp.conditions:
-                active = np.array(
-                    [all(c.is_active(v) for c in hp.conditions) for v in values]
-                )
-            else:
-                active = np.ones(num, bool)
+                active = [all(c.is_active(v) for c in hp.conditions) for v in values]
             if t is None:
-                for v, a in zip(values, active):
-                    if a:
+                for i, v in enumerate(values):
+                    if active is None or active[i]:
                         v[hp.name] = oracle.sample_value(hp, rng)
                 continue
             h, state = self._lstm_step(tokens, state, w)
@@ -422,11 +427,13 @@ class ControllerStrategy:
             cdf = np.cumsum(probs, -1)
             draws = rng.random(num)[:, None] * cdf[:, -1:]
             picks = np.minimum((cdf < draws).sum(-1), cdf.shape[1] - 1)
-            decision = self._decisions[t]
-            for v, a, k in zip(values, active, picks):
-                if a:
-                    v[hp.name] = decision.choices[k]
-            tokens = np.where(active, decision.offset + picks + 1, self._skip)
+            choices = self._decisions[t].choices
+            tokens = picks + (self._decisions[t].offset + 1)
+            for i, k in enumerate(picks.tolist()):
+                if active is None or active[i]:
+                    values[i][hp.name] = choices[k]
+            if active is not None:
+                tokens = np.where(active, tokens, skip)
         return values
 
     def log_probs(self, oracle, trials_values):
@@ -457,7 +464,9 @@ class ControllerStrategy:
                     continue
                 d = self._decisions[t]
                 k = None
-                if hp.name in values and all(c.is_active(values) for c in hp.conditions):
+                if hp.name in values and all(
+                    c.is_active(values) for c in hp.conditions
+                ):
                     k = d.index(values[hp.name])
                 # A skipped step keeps a column of its own decision, masked.
                 actions[b, t] = d.offset + (k or 0)
@@ -711,7 +720,7 @@ def _train(strategy, tokens, y, epochs):
         model, fresh_opt = _shared_model(strategy)
         model.set_weights(strategy._params)
         opt_state = strategy._opt_state or fresh_opt
-        for variable, value in zip(model.optimizer.variables, opt_state):
+        for variable, value in zip(model.optimizer.variables, opt_state, strict=True):
             variable.assign(value)
         for _ in range(epochs):
             model.train_on_batch(tokens, y)

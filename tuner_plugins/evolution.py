@@ -14,7 +14,6 @@ Architecture Search", Algorithm 1 and section 3 (mutations).
 """
 
 from keras_nasnet.space import mutations as mutations_lib
-
 from tuner_plugins import cell_hps
 
 DEFAULT_POPULATION_SIZE = 100
@@ -30,8 +29,11 @@ _CELL_SLOTS = ("input_a", "input_b", "op_a", "op_b")
 
 
 def _check_int(name, value, low, high=None, high_name=None):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (
-        high is not None and value > high
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
     ):
         if high is None:
             expected = f"an integer >= {low}"
@@ -72,9 +74,7 @@ class EvolutionStrategy:
         identity_prob=DEFAULT_IDENTITY_PROB,
     ):
         _check_int("population_size", population_size, 1)
-        _check_int(
-            "sample_size", sample_size, 1, population_size, "population_size"
-        )
+        _check_int("sample_size", sample_size, 1, population_size, "population_size")
         if (
             isinstance(identity_prob, bool)
             or not isinstance(identity_prob, (int, float))
@@ -112,7 +112,9 @@ class EvolutionStrategy:
         # The authors' reference code draws the tournament with replacement.
         sample = rng.integers(len(population), size=self.sample_size)
         rewards = [oracle.reward(population[i]) for i in sample]
-        parent = population[int(sample[max(range(len(sample)), key=rewards.__getitem__)])]
+        parent = population[
+            int(sample[max(range(len(sample)), key=rewards.__getitem__)])
+        ]
         child, kind = self.mutate(oracle, parent.hyperparameters.values, rng)
         self.last_kind, self.last_parent_id = kind, parent.trial_id
         return child

@@ -28,7 +28,6 @@ Architecture Search" (Algorithm 1); Zoph et al. 2018, "Learning Transferable
 Architectures for Scalable Image Recognition" (section 3, appendix A).
 """
 
-import os
 import zlib
 
 import keras_tuner
@@ -188,8 +187,10 @@ class NASOracle(keras_tuner.Oracle):
         Deriving it instead of carrying one stream forward is what makes a
         reloaded search propose exactly what an uninterrupted one would.
         """
-        key = int(trial_id) if str(trial_id).isdigit() else zlib.crc32(
-            str(trial_id).encode("utf-8")
+        key = (
+            int(trial_id)
+            if str(trial_id).isdigit()
+            else zlib.crc32(str(trial_id).encode("utf-8"))
         )
         return np.random.default_rng([int(self.seed), key])
 
