@@ -1,0 +1,285 @@
+"""Real tiny searches: every tuner over `NASNetHyperModel` on Fashion-MNIST.
+
+The data is the committed subset of real Fashion-MNIST under
+tests/data/fashion-mnist, loaded with `keras_nasnet.data.load`: 128 training
+images and 32 validation images held out from the training file. The
+proxy is tiny (one cell per stack, 8 filters, two blocks per cell) and each
+trial trains one epoch, so a search of 2-3 trials takes seconds.
+"""
+
+import os
+
+import keras
+import keras_tuner
+import pytest
+
+from keras_nasnet import data
+from keras_nasnet.space import Genotype
+from tuner_plugins import (
+    AgingEvolution,
+    NASNetHyperModel,
+    NASOracle,
+    RNNController,
+    cell_hps,
+)
+
+# Keras's TensorFlow backend trips NumPy 2's `__array__(copy=...)` deprecation
+# when keras-tuner checkpoints a trial's weights: third-party noise.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    splits = data.load(
+        "fashion_mnist",
+        data_dir=DATA_DIR,
+        validation_size=32,
+        subset=128,
+        download=False,
+    )
+    return splits.train, splits.validation
+
+
+def _hypermodel(**kwargs):
+    args = dict(
+        num_classes=10,
+        input_shape=(28, 28, 1),
+        num_blocks=2,
+        cells_per_stack=1,
+        filters=8,
+        # Tracing the train step costs more than 2 eager steps on a CPU.
+        run_eagerly=True,
+    )
+    args.update(kwargs)
+    return NASNetHyperModel(**args)
+
+
+def _search(tuner, fashion, **kwargs):
+    (x, y), validation = fashion
+    kwargs.setdefault("epochs", 1)
+    tuner.search(x, y, validation_data=validation, batch_size=128, verbose=0, **kwargs)
+    return tuner
+
+
+def _check_results(tuner, fashion, num_trials):
+    trials = tuner.oracle.trials.values()
+    assert len(trials) == num_trials
+    assert all(t.status == "COMPLETED" for t in trials)
+    (_, _), (x_val, _) = fashion
+    model = tuner.get_best_models(1)[0]
+    assert model.predict(x_val[:5], verbose=0).shape == (5, 10)
+    best_hp = tuner.get_best_hyperparameters(1)[0]
+    assert tuner.oracle.get_best_trials(1)[0].score == max(t.score for t in trials)
+    assert isinstance(tuner.hypermodel.genotype(best_hp), Genotype)
+    if isinstance(tuner, (AgingEvolution, RNNController)):
+        genotype = tuner.best_genotypes()[0]
+        assert genotype == cell_hps.decode(best_hp.values)
+        assert genotype == tuner.hypermodel.genotype(best_hp)
+        assert len(tuner.best_genotypes(num_trials + 5)) == num_trials
+
+
+def test_aging_evolution_search(tmp_path, fashion):
+    tuner = AgingEvolution(
+        _hypermodel(),
+        objective="val_accuracy",
+        max_trials=3,
+        population_size=2,
+        sample_size=2,
+        seed=1,
+        directory=tmp_path,
+        project_name="evolution",
+    )
+    _search(tuner, fashion)
+    _check_results(tuner, fashion, 3)
+    # Past the random population, the child is one mutation from a member.
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    child = cell_hps.encode(cell_hps.decode(trials[2].hyperparameters.values))
+    parents = [
+        cell_hps.encode(cell_hps.decode(t.hyperparameters.values)) for t in trials[:2]
+    ]
+    assert min(sum(child[k] != p[k] for k in child) for p in parents) <= 1
+
+
+def test_rnn_controller_search(tmp_path, fashion):
+    tuner = RNNController(
+        _hypermodel(),
+        objective="val_accuracy",
+        max_trials=2,
+        seed=2,
+        # Small and updated after the two trials: the search trains it once.
+        controller_units=16,
+        controller_batch_size=2,
+        directory=tmp_path,
+        project_name="controller",
+    )
+    _search(tuner, fashion)
+    _check_results(tuner, fashion, 2)
+
+
+def test_random_search_searches_the_hypermodel_unchanged(tmp_path, fashion):
+    tuner = keras_tuner.RandomSearch(
+        _hypermodel(filters=[4, 8]),
+        objective="val_accuracy",
+        max_trials=1,
+        seed=3,
+        directory=tmp_path,
+        project_name="random",
+    )
+    _search(tuner, fashion)
+    _check_results(tuner, fashion, 1)
+    assert tuner.get_best_hyperparameters()[0].values["filters"] in (4, 8)
+
+
+def test_hyperband_sets_the_epochs_and_continues_a_trial(tmp_path, fashion):
+    tuner = keras_tuner.Hyperband(
+        _hypermodel(),
+        objective="val_accuracy",
+        max_epochs=2,
+        factor=2,
+        hyperband_iterations=1,
+        seed=4,
+        directory=tmp_path,
+        project_name="hyperband",
+    )
+    # Hyperband takes no max_trials: stop after its first round of two
+    # 1-epoch trials and the best of them continued to epoch 2.
+    tuner.oracle.max_trials = 3
+    _search(tuner, fashion, epochs=None)
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    assert [t.status for t in trials] == ["COMPLETED"] * 3
+    values = [t.hyperparameters.values for t in trials]
+    assert [v["tuner/epochs"] for v in values] == [1, 1, 2]
+    assert values[2]["tuner/initial_epoch"] == 1
+    # The continued trial is the best first-round trial, same architecture.
+    parent = tuner.oracle.get_trial(values[2]["tuner/trial_id"])
+    assert cell_hps.decode(values[2]) == cell_hps.decode(parent.hyperparameters.values)
+    _check_results(tuner, fashion, 3)
+
+
+def _cells_only(hp):
+    # A user's own build function over a cell space: no NASNet, no training.
+    cell_hps.declare_cells(hp, num_blocks=2)
+    return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+
+def _drive(tuner, scores):
+    """Runs trials by hand: create -> update(score) -> end, no training."""
+    for score in scores:
+        trial = tuner.oracle.create_trial(tuner.tuner_id)
+        tuner.oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+        trial.status = "COMPLETED"
+        tuner.oracle.end_trial(trial)
+
+
+def test_aging_evolution_builds_its_oracle_like_keras_tuners(tmp_path):
+    tuner = AgingEvolution(
+        _cells_only,
+        objective="val_accuracy",
+        max_trials=7,
+        population_size=4,
+        sample_size=2,
+        identity_prob=0.0,
+        seed=5,
+        max_consecutive_failed_trials=5,
+        directory=tmp_path,
+        project_name="p",
+        executions_per_trial=2,
+    )
+    assert isinstance(tuner, keras_tuner.Tuner)
+    assert isinstance(tuner.oracle, NASOracle)
+    strategy = tuner.oracle.strategy
+    assert strategy.name == "evolution"
+    assert (strategy.population_size, strategy.sample_size) == (4, 2)
+    assert strategy.identity_prob == 0.0
+    assert tuner.oracle.seed == 5
+    assert tuner.oracle.max_trials == 7
+    assert tuner.oracle.max_consecutive_failed_trials == 5
+    assert tuner.executions_per_trial == 2
+    assert tuner.project_dir == os.path.join(tmp_path, "p")
+    assert cell_hps.is_cell_space(tuner.oracle.get_space())
+
+
+def test_best_genotypes_decode_the_best_trials_in_order(tmp_path):
+    tuner = AgingEvolution(
+        _cells_only,
+        objective="val_accuracy",
+        max_trials=6,
+        population_size=3,
+        sample_size=2,
+        seed=6,
+        directory=tmp_path,
+    )
+    _drive(tuner, [0.2, 0.9, 0.5, 0.7])
+    best_hps = tuner.get_best_hyperparameters(3)
+    genotypes = tuner.best_genotypes(3)
+    assert [cell_hps.decode(hp.values) for hp in best_hps] == genotypes
+    by_score = sorted(tuner.oracle.trials.values(), key=lambda t: -t.score)
+    assert genotypes[0] == cell_hps.decode(by_score[0].hyperparameters.values)
+    assert by_score[0].score == 0.9
+    assert len(tuner.best_genotypes(10)) == 4
+
+
+def test_rnn_controller_forwards_controller_options(tmp_path):
+    tuner = RNNController(
+        _cells_only,
+        objective="val_accuracy",
+        max_trials=4,
+        seed=7,
+        controller_units=16,
+        controller_batch_size=2,
+        controller_update="reinforce",
+        directory=tmp_path,
+    )
+    assert isinstance(tuner.oracle, NASOracle)
+    strategy = tuner.oracle.strategy
+    assert strategy.name == "controller"
+    assert (strategy.units, strategy.batch_size) == (16, 2)
+    assert strategy.update == "reinforce"
+    _drive(tuner, [0.1, 0.3, 0.2])
+    assert len(tuner.best_genotypes(2)) == 2
+
+
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (
+            lambda d: AgingEvolution(
+                _cells_only, population_size=4, sample_size=5, directory=d
+            ),
+            "`sample_size`",
+        ),
+        (lambda d: AgingEvolution(_cells_only, seed=1.5, directory=d), "`seed`"),
+        (
+            lambda d: RNNController(_cells_only, controller_update="sgd", directory=d),
+            "`controller_update`",
+        ),
+    ],
+)
+def test_bad_options_raise_clear_errors(tmp_path, make, match):
+    with pytest.raises(
+        ValueError, match="Invalid value received for argument " + match
+    ):
+        make(tmp_path)
+
+
+def test_best_genotypes_needs_a_cell_space(tmp_path):
+    def no_cells(hp):
+        hp.Int("units", 1, 4)
+        return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+
+    tuner = AgingEvolution(
+        no_cells,
+        objective="val_accuracy",
+        max_trials=2,
+        population_size=2,
+        sample_size=1,
+        seed=8,
+        directory=tmp_path,
+    )
+    _drive(tuner, [0.5])
+    with pytest.raises(ValueError, match="spell no cell"):
+        tuner.best_genotypes()

@@ -1,0 +1,28 @@
+"""keras-tuner plugins: how a NASNet architecture is SEARCHED.
+
+- `NASNetHyperModel`: the NASNet cell space as a `keras_tuner.HyperModel`;
+  any keras-tuner tuner can search it.
+- `NASOracle`: a `keras_tuner.Oracle` with the papers' strategies (aging
+  evolution, RNN controller); works with your own HyperModel too.
+- `AgingEvolution`, `RNNController`: `keras_tuner.Tuner`s with a `NASOracle`.
+- `cell_hps`: how a genotype is spelled as hyperparameters, and back
+  (`declare_cells`, `decode`, `encode`).
+"""
+
+from tuner_plugins import cell_hps
+from tuner_plugins.cell_hps import declare_cells, decode, encode, hp_name
+from tuner_plugins.hypermodel import NASNetHyperModel
+from tuner_plugins.oracle import NASOracle
+from tuner_plugins.tuners import AgingEvolution, RNNController
+
+__all__ = [
+    "AgingEvolution",
+    "NASNetHyperModel",
+    "NASOracle",
+    "RNNController",
+    "cell_hps",
+    "declare_cells",
+    "decode",
+    "encode",
+    "hp_name",
+]
