@@ -311,3 +311,36 @@ def test_defaults_are_the_nasnet_search_recipe():
     assert hm.learning_rate == recipe.learning_rate
     assert hm.weight_decay == recipe.weight_decay
     assert hm.drop_path_keep_prob == recipe.drop_path_keep_prob
+
+
+def test_bayesian_optimization_proposes_over_the_space(tmp_path):
+    # keras-tuner's Gaussian-process tuner, driven without training: it
+    # encodes all 16 cell decisions and proposes legal values after its
+    # random initial points. It needs keras-tuner's `bayesian` extra.
+    pytest.importorskip("sklearn", reason="keras-tuner[bayesian] not installed")
+    hm = NASNetHyperModel(
+        10, (8, 8, 1), num_blocks=2, cells_per_stack=1, filters=[2, 4]
+    )
+    tuner = keras_tuner.BayesianOptimization(
+        hm,
+        objective="val_accuracy",
+        max_trials=5,
+        num_initial_points=2,
+        seed=0,
+        directory=tmp_path,
+    )
+    for score in (0.1, 0.5, 0.3, 0.4):
+        trial = tuner.oracle.create_trial(tuner.tuner_id)
+        assert trial.status == "RUNNING"
+        genotype = hm.genotype(trial.hyperparameters)
+        assert genotype == cell_hps.decode(trial.hyperparameters.values)
+        assert trial.hyperparameters.values["filters"] in (2, 4)
+        tuner.oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+        trial.status = "COMPLETED"
+        tuner.oracle.end_trial(trial)
+    assert tuner.get_best_hyperparameters()[0].values == _trial_values(tuner, 0.5)
+
+
+def _trial_values(tuner, score):
+    (trial,) = [t for t in tuner.oracle.trials.values() if t.score == score]
+    return trial.hyperparameters.values
