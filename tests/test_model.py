@@ -113,7 +113,7 @@ def test_random_genotypes_build_with_both_stems():
 
 @pytest.mark.large
 def test_200_random_genotypes_build(request):
-    # About 8 minutes on 2 shared CPU cores (Keras builds ~300 layers each).
+    # 400 models: 565 s on 2 shared CPU cores (Keras builds ~300 layers each).
     if "large" not in request.config.getoption("markexpr", ""):
         pytest.skip("slow: run with -m large")
     with shape_only():
