@@ -279,28 +279,42 @@ def test_fit_refuses_conflicting_epochs_but_lets_hyperband_set_them():
 
 
 def test_cosine_learning_rate_decays_over_the_trials_steps():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    # loss = mean(w * x) with x = 1: every step's gradient is 1, so plain SGD
+    # leaves w = 1 - (sum of the learning rates the trainer really used).
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="ones"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
+    )
     seen = []
 
     class Record(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
             seen.append(float(self.model.optimizer.learning_rate))
 
-    x = np.zeros((8, 2), "float32")
+    x = np.ones((8, 1), "float32")
     model.fit(
         x,
-        x[:, :1],
+        np.zeros((8, 1), "float32"),
         batch_size=2,
         epochs=2,
         verbose=0,
+        shuffle=False,
         callbacks=[hypermodel_module._CosineLearningRate(0.1), Record()],
     )
     # The same curve as the training recipe's compile-time schedule.
     recipe = dataclasses.replace(training.NASNET_SEARCH, epochs=2, learning_rate=0.1)
     schedule = training.learning_rate_schedule(recipe, steps_per_epoch=4)
-    np.testing.assert_allclose(seen, [float(schedule(s)) for s in range(8)], rtol=1e-5)
+    expected = [float(schedule(s)) for s in range(8)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-5)
     np.testing.assert_allclose(seen[4], 0.05, rtol=1e-5)
+    (kernel,) = model.get_weights()
+    np.testing.assert_allclose(kernel[0, 0], 1.0 - sum(expected), rtol=1e-5)
 
 
 def test_defaults_are_the_nasnet_search_recipe():
