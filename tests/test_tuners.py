@@ -283,3 +283,29 @@ def test_best_genotypes_needs_a_cell_space(tmp_path):
     _drive(tuner, [0.5])
     with pytest.raises(ValueError, match="spell no cell"):
         tuner.best_genotypes()
+
+
+def test_a_search_resumes_with_the_same_tuner_only(tmp_path):
+    def make(cls, **kwargs):
+        return cls(
+            _cells_only,
+            objective="val_accuracy",
+            max_trials=6,
+            seed=9,
+            directory=tmp_path,
+            project_name="resume",
+            **kwargs,
+        )
+
+    evolution = dict(population_size=3, sample_size=2)
+    tuner = make(AgingEvolution, **evolution)
+    _drive(tuner, [0.3, 0.8, 0.6])
+    tuner.save()
+    best = tuner.best_genotypes(3)
+
+    resumed = make(AgingEvolution, **evolution)
+    assert len(resumed.oracle.trials) == 3
+    assert resumed.best_genotypes(3) == best
+    assert resumed.remaining_trials == 3
+    with pytest.raises(ValueError, match="strategy='evolution'"):
+        make(RNNController)
