@@ -116,6 +116,15 @@ def test_fixed_settings_are_declared_fixed():
     assert "epochs" not in by_name and "batch_size" not in by_name
 
 
+def test_numpy_settings_are_stored_as_python_numbers():
+    hm = NASNetHyperModel(
+        10, (32, 32, 3), filters=np.int64(16), learning_rate=[np.float32(0.5), 1]
+    )
+    values = hm.search_space().values
+    assert type(values["filters"]) is int
+    assert [type(v) for v in hm.learning_rate] == [float, float]
+
+
 def test_searchable_settings_lists_and_hyperparameter_objects():
     hm = NASNetHyperModel(
         10,

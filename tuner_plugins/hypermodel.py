@@ -57,19 +57,22 @@ def _is_real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-# name -> (check(value) -> bool, what a valid value is, may be None)
+# name -> (check(value) -> bool, what a valid value is, may be None, the
+# Python type values are stored as: NumPy scalars would reach the model builder
+# and keras-tuner's JSON files otherwise).
 _SETTINGS = {
-    "cells_per_stack": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", False),
-    "filters": (lambda v: _is_int(v) and v >= 2, "an integer >= 2", False),
-    "epochs": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", True),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", True),
-    "learning_rate": (lambda v: _is_real(v) and v > 0, "a number > 0", False),
+    "cells_per_stack": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", False, int),
+    "filters": (lambda v: _is_int(v) and v >= 2, "an integer >= 2", False, int),
+    "epochs": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", True, int),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", True, int),
+    "learning_rate": (lambda v: _is_real(v) and v > 0, "a number > 0", False, float),
     "drop_path_keep_prob": (
         lambda v: _is_real(v) and 0 < v <= 1,
         "a number in (0, 1]",
         False,
+        float,
     ),
-    "weight_decay": (lambda v: _is_real(v) and v >= 0, "a number >= 0", False),
+    "weight_decay": (lambda v: _is_real(v) and v >= 0, "a number >= 0", False, float),
 }
 
 
@@ -84,7 +87,7 @@ def _setting_error(name, value, what, may_be_none):
 
 def _check_setting(name, value):
     """Validates one setting; returns it with lists turned into tuples."""
-    check, what, may_be_none = _SETTINGS[name]
+    check, what, may_be_none, convert = _SETTINGS[name]
     if value is None:
         if may_be_none:
             return None
@@ -104,10 +107,10 @@ def _check_setting(name, value):
     if isinstance(value, (list, tuple)):
         if not value or not all(check(v) for v in value):
             raise _setting_error(name, value, what, may_be_none)
-        return tuple(value)
+        return tuple(convert(v) for v in value)
     if not check(value):
         raise _setting_error(name, value, what, may_be_none)
-    return value
+    return convert(value)
 
 
 def _declare_setting(hp, name, spec):
