@@ -23,12 +23,6 @@ from tuner_plugins import (
     cell_hps,
 )
 
-# Keras's TensorFlow backend trips NumPy 2's `__array__(copy=...)` deprecation
-# when keras-tuner checkpoints a trial's weights: third-party noise.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
-)
-
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 
 
