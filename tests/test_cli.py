@@ -1,0 +1,234 @@
+"""End-to-end tests of the `keras-nasnet` command on the committed real subset."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from keras_nasnet import cli
+
+DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "fashion-mnist")
+# A proxy small enough for CI: 2-block cells, N=1, F=4, one epoch on 240 images.
+TINY = [
+    "--data-dir", DATA_DIR,
+    "--num-blocks", "2",
+    "--cells-per-stack", "1",
+    "--filters", "4",
+    "--epochs", "1",
+    "--batch-size", "32",
+    "--train-images", "240",
+    "--validation-images", "100", "--eager",
+]
+
+
+def _tree(path):
+    """Every file under `path` with its size and mtime: to prove nothing changed."""
+    out = {}
+    for root, _, files in os.walk(path):
+        for name in files:
+            p = os.path.join(root, name)
+            st = os.stat(p)
+            out[p] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _run(argv, capsys):
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _trial_scores(directory):
+    scores = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name, "trial.json")
+        if name.startswith("trial_") and os.path.isfile(path):
+            with open(path) as f:
+                state = json.load(f)
+            scores[state["trial_id"]] = (state["status"], state["score"])
+    return scores
+
+
+@pytest.fixture(scope="module")
+def evolution_search(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("cli") / "evo")
+    code = cli.main(
+        ["search", "--strategy", "evolution", "--max-trials", "3",
+         "--population-size", "2", "--sample-size", "2",
+         "--directory", directory, *TINY]
+    )
+    assert code == 0
+    return directory
+
+
+def test_search_evolution_prints_progress_and_best(evolution_search):
+    scores = _trial_scores(evolution_search)
+    assert len(scores) == 3
+    assert all(status == "COMPLETED" for status, _ in scores.values())
+    with open(os.path.join(evolution_search, "search.json")) as f:
+        settings = json.load(f)
+    assert settings["strategy"] == "evolution" and settings["num_classes"] == 10
+
+
+@pytest.mark.parametrize("strategy,trials", [("controller", 2), ("random", 1), ("bayesian", 1)])
+def test_search_each_strategy(strategy, trials, tmp_path, capsys):
+    directory = str(tmp_path / strategy)
+    code, out, err = _run(
+        ["search", "--strategy", strategy, "--max-trials", str(trials), "--directory", directory, *TINY],
+        capsys,
+    )
+    assert code == 0, err
+    for n in range(1, trials + 1):
+        assert f"[search] trial {n}/{trials}" in out
+    assert "best genotype:" in out
+    scores = _trial_scores(directory)
+    assert len(scores) == trials
+    best = max(score for _, score in scores.values())
+    assert f"best validation accuracy {best:.4f}" in out
+
+
+def test_resume_continues_the_same_search(evolution_search, tmp_path, capsys):
+    before = _trial_scores(evolution_search)
+    code, out, err = _run(
+        ["search", "--directory", evolution_search, "--resume", "--max-trials", "4"], capsys
+    )
+    assert code == 0, err
+    assert "resuming" in out
+    after = _trial_scores(evolution_search)
+    assert len(after) == 4
+    # Finished trials are kept as they were.
+    assert {k: after[k] for k in before} == before
+
+
+def test_search_killed_mid_run_resumes(tmp_path):
+    directory = str(tmp_path / "killed")
+    argv = [sys.executable, "-m", "keras_nasnet.cli", "search", "--strategy", "evolution",
+            "--max-trials", "2", "--population-size", "1", "--sample-size", "1",
+            "--directory", directory, *TINY]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.time() + 240
+    try:
+        for line in proc.stdout:
+            if "[search] trial 1/2" in line:
+                break
+            assert time.time() < deadline, "no trial finished in time"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    finished = {k: v for k, v in _trial_scores(directory).items() if v[0] == "COMPLETED"}
+    assert len(finished) >= 1
+    result = subprocess.run(argv + ["--resume"], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    after = _trial_scores(directory)
+    completed = [k for k, v in after.items() if v[0] == "COMPLETED"]
+    assert len(completed) >= 2
+    assert {k: after[k] for k in finished} == finished
+
+
+def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
+    out_dir = str(tmp_path / "diagrams")
+    code, out, err = _run(["show", "--from-search", evolution_search, "--output", out_dir], capsys)
+    assert code == 0, err
+    files = sorted(os.listdir(out_dir))
+    assert len(files) == 4 and all(os.path.getsize(os.path.join(out_dir, f)) > 0 for f in files)
+    assert {os.path.splitext(f)[1] for f in files} == {".png", ".svg"}
+    svg = open(os.path.join(out_dir, [f for f in files if f.endswith("normal.svg")][0])).read()
+    assert "h_{i-1}" in svg or "h<sub>" in svg or "h_i" in svg
+
+    page = str(tmp_path / "report.html")
+    code, out, err = _run(["report", evolution_search, "--output", page], capsys)
+    assert code == 0, err
+    html = open(page).read()
+    scores = _trial_scores(evolution_search)
+    best_id, (_, best) = max(scores.items(), key=lambda kv: kv[1][1])
+    assert best_id in html
+    assert "parameters" in html.lower()
+
+
+def test_train_and_export_serve_the_same_predictions(tmp_path, capsys):
+    import keras
+    import tensorflow as tf
+
+    import keras_nasnet.models  # noqa: F401
+    from keras_nasnet import data
+
+    output = str(tmp_path / "nasnet_a.keras")
+    code, out, err = _run(
+        ["train", "nasnet_a", "--data-dir", DATA_DIR, "--cells-per-stack", "1", "--filters", "4",
+         "--epochs", "1", "--batch-size", "32", "--train-images", "200", "--output", output],
+        capsys,
+    )
+    assert code == 0, err
+    assert "test accuracy" in out
+    assert os.path.isfile(output)
+    saved = str(tmp_path / "served")
+    code, out, err = _run(["export", output, "--saved-model", saved], capsys)
+    assert code == 0, err
+    model = keras.saving.load_model(output)
+    x = data.load("fashion_mnist", data_dir=DATA_DIR, validation_size=0).test[0][:8]
+    expected = np.asarray(model.predict(x, verbose=0))
+    served = tf.saved_model.load(saved)
+    got = served.signatures["serving_default"](tf.constant(x))
+    got = np.asarray(next(iter(got.values())))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["search", "--dataset", "no_such_dataset_xyz", "--max-trials", "1"], "no_such_dataset_xyz"),
+        (["search", "--population-size", "2", "--sample-size", "3", "--max-trials", "1"], "--sample-size"),
+        (["search", "--validation-images", "999999", "--max-trials", "1"], "validation"),
+        (["show", "normal: bad_op(0) + identity(1); reduction: identity(0) + identity(1)"], "bad_op"),
+        (["show", "not_a_genotype"], "not a published name"),
+        (["train", "nasnet_a", "--output", "model.h5"], ".keras"),
+        (["report", "missing_dir"], "does not exist"),
+        (["show", "--from-search", "missing_dir"], "does not exist"),
+        (["export", "missing.keras", "--saved-model", "x"], "does not exist"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if argv[0] == "search":
+        argv = argv + ["--data-dir", DATA_DIR, "--directory", "s"]
+    code, out, err = _run(argv, capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_foreign_or_existing_directories_are_not_touched(evolution_search, tmp_path, capsys):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    for argv, message in [
+        (["search", "--directory", str(foreign), *TINY], "holds no keras-nasnet search"),
+        (["show", "--from-search", str(foreign)], "not a keras-nasnet search directory"),
+        (["search", "--directory", evolution_search, *TINY], "--resume"),
+    ]:
+        before = _tree(str(tmp_path)), _tree(evolution_search)
+        code, out, err = _run(argv, capsys)
+        assert code == 2 and message in err
+        assert (_tree(str(tmp_path)), _tree(evolution_search)) == before
+    # An existing output is never overwritten without --overwrite.
+    report = tmp_path / "r.html"
+    report.write_text("keep")
+    code, out, err = _run(["report", evolution_search, "--output", str(report)], capsys)
+    assert code == 2 and "--overwrite" in err and report.read_text() == "keep"
+
+
+def test_every_subcommand_has_help(capsys):
+    for command in ("search", "train", "export", "show", "report"):
+        with pytest.raises(SystemExit) as e:
+            cli.main([command, "--help"])
+        assert e.value.code == 0
+        assert "usage: keras-nasnet " + command in capsys.readouterr().out
