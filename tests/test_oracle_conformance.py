@@ -20,7 +20,11 @@ STRATEGIES = ("evolution", "controller")
 # trials (evolution: a full population; controller: a first update).
 SMALL = {
     "evolution": {"population_size": 4, "sample_size": 2},
-    "controller": {"controller_batch_size": 4, "controller_units": 16},
+    "controller": {
+        "controller_batch_size": 4,
+        "controller_units": 16,
+        "controller_ppo_epochs": 1,
+    },
 }
 OBJECTIVE = keras_tuner.Objective("score", "max")
 

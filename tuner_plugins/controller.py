@@ -133,6 +133,11 @@ class ControllerStrategy:
     """
 
     name = "controller"
+    # Proposals per trial before the oracle falls back to a random sample.
+    # Each samples up to 1 + SAMPLES_PER_PROPOSAL sequences; a converged
+    # policy that repeats itself 27 times is not going to stop soon, and 20
+    # attempts (keras-tuner's collision limit) cost ~0.3 s per trial.
+    max_attempts = 3
 
     def __init__(
         self,

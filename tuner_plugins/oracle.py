@@ -10,7 +10,8 @@ in, so strategies import nothing from this module):
 - `name`: `"evolution"` or `"controller"`.
 - `propose(oracle, rng)`: the values of one new trial (a dict over the active
   hyperparameters), or `None` when it has nothing to offer. The oracle rejects
-  duplicates and asks again.
+  duplicates and asks again, up to `max_attempts` times (optional; default
+  keras-tuner's 20), then proposes a random sample.
 - `on_trial_end(oracle)`: called under the oracle's lock after every
   `end_trial`; returns whether the strategy's files must be rewritten.
 - `get_state()` / `set_state(state)`: JSON-safe progress that cannot be derived
@@ -257,7 +258,8 @@ class NASOracle(keras_tuner.Oracle):
         rng = self.trial_rng(trial_id)
         # A proposal that repeats a tried or in-flight trial is redrawn (the
         # identity mutation always is), a bounded number of times ...
-        for _ in range(self._max_collisions):
+        attempts = getattr(self.strategy, "max_attempts", self._max_collisions)
+        for _ in range(attempts):
             values = self.strategy.propose(self, rng)
             if values is not None and not self._duplicate(values):
                 return {"status": _TrialStatus.RUNNING, "values": values}
