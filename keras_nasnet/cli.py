@@ -399,7 +399,7 @@ def cmd_train(args):
     ]
     for output in outputs:
         _refuse_overwrite(output, args.overwrite, "output")
-    for (label, genotype), output in zip(candidates, outputs):
+    for (label, genotype), output in zip(candidates, outputs, strict=True):
         print(
             f"[train] {label} with the {args.recipe} recipe: N={recipe.cells_per_stack}, "
             f"F={recipe.filters}, {recipe.epochs} epochs, batch {recipe.batch_size}\n{genotype}",

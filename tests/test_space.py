@@ -161,8 +161,8 @@ def test_search_space_size():
 def _diff(a, b):
     # (cell, block, field) of every decision that differs.
     out = []
-    for (name, ca), (_, cb) in zip(a.cells(), b.cells()):
-        for i, (x, y) in enumerate(zip(ca.blocks, cb.blocks)):
+    for (name, ca), (_, cb) in zip(a.cells(), b.cells(), strict=True):
+        for i, (x, y) in enumerate(zip(ca.blocks, cb.blocks, strict=True)):
             for field in ("input_a", "input_b", "op_a", "op_b", "combine"):
                 if getattr(x, field) != getattr(y, field):
                     out.append((name, i, field))

@@ -149,7 +149,7 @@ class Cell:
                 raise ValueError(
                     f"Block {b} is not a `Block`. Received: {block!r}"
                 )
-            for slot, index in zip("ab", block.inputs):
+            for slot, index in zip("ab", block.inputs, strict=True):
                 if not 0 <= index <= 1 + b:
                     raise ValueError(
                         f"Block {b} input {slot} is state {index}, but block {b} "
