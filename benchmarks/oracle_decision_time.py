@@ -125,12 +125,13 @@ def bench_strategy(strategy, sizes, repeats, directory):
         oracle.save()
         totals, strategy_times, updates = [], [], []
         for _ in range(repeats):
-            updates_before = getattr(oracle.strategy, "num_updates", 0)
+            strategy_obj = getattr(oracle, "strategy", None)
+            updates_before = getattr(strategy_obj, "num_updates", 0)
             start = time.perf_counter()
             _one_trial(oracle, target)
             total = time.perf_counter() - start
             own = populate.last + on_end.last
-            if getattr(oracle.strategy, "num_updates", 0) != updates_before:
+            if getattr(strategy_obj, "num_updates", 0) != updates_before:
                 updates.append(total * 1e3)
             else:
                 totals.append(total * 1e3)
