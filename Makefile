@@ -11,7 +11,7 @@ setup:
 
 # The whole suite on 2 CPU cores, under 10 minutes.
 test: setup
-	$(PY) -m pytest -n 2 --durations=15 tests keras_nasnet tuner_plugins
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15 tests keras_nasnet tuner_plugins
 
 # The main job: a real aging-evolution search of NASNet cells on offline
 # Fashion-MNIST (about 10 minutes on a laptop CPU), then the best genotype,

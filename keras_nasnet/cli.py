@@ -385,6 +385,8 @@ def cmd_train(args):
             training.RECIPES[args.recipe],
             cells_per_stack=args.cells_per_stack,
             filters=args.filters,
+            jit_compile=args.xla,
+            run_eagerly=args.eager,
             **{
                 name: value
                 for name, value in (("epochs", args.epochs), ("batch_size", args.batch_size))
@@ -604,6 +606,8 @@ def build_parser():
     p.add_argument("--train-images", type=_positive_int, default=None, help="use a random subset of the training images")
     p.add_argument("--validation-images", type=_non_negative_int, default=0, help="hold out images for validation (default: %(default)s, train on all)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--xla", action="store_true", help="compile with XLA (pays off on a GPU; on a CPU compiling costs more than it saves)")
+    p.add_argument("--eager", action="store_true", help="train eagerly (faster for a handful of steps of a tiny model)")
     p.add_argument("--output", default="model.keras", help="the .keras file to write (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--verbose", action="store_true", help="Keras's per-epoch output")

@@ -13,16 +13,17 @@ import pytest
 from keras_nasnet import cli
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "fashion-mnist")
-# A proxy small enough for CI: 2-block cells, N=1, F=4, one epoch on 240 images.
+# A proxy small enough for CI: 2-block cells, N=1, F=4, one epoch of one step.
 TINY = [
     "--data-dir", DATA_DIR,
     "--num-blocks", "2",
     "--cells-per-stack", "1",
     "--filters", "4",
     "--epochs", "1",
-    "--batch-size", "32",
-    "--train-images", "240",
-    "--validation-images", "100", "--eager",
+    "--batch-size", "64",
+    "--train-images", "64",
+    "--validation-images", "32",
+    "--eager",
 ]
 
 
@@ -140,13 +141,13 @@ def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
     files = sorted(os.listdir(out_dir))
     assert len(files) == 4 and all(os.path.getsize(os.path.join(out_dir, f)) > 0 for f in files)
     assert {os.path.splitext(f)[1] for f in files} == {".png", ".svg"}
-    svg = open(os.path.join(out_dir, [f for f in files if f.endswith("normal.svg")][0])).read()
+    svg = (tmp_path / "diagrams" / [f for f in files if f.endswith("normal.svg")][0]).read_text()
     assert "h_{i-1}" in svg or "h<sub>" in svg or "h_i" in svg
 
     page = str(tmp_path / "report.html")
     code, out, err = _run(["report", evolution_search, "--output", page], capsys)
     assert code == 0, err
-    html = open(page).read()
+    html = (tmp_path / "report.html").read_text()
     scores = _trial_scores(evolution_search)
     best_id, (_, best) = max(scores.items(), key=lambda kv: kv[1][1])
     assert best_id in html
@@ -163,7 +164,7 @@ def test_train_and_export_serve_the_same_predictions(tmp_path, capsys):
     output = str(tmp_path / "nasnet_a.keras")
     code, out, err = _run(
         ["train", "nasnet_a", "--data-dir", DATA_DIR, "--cells-per-stack", "1", "--filters", "4",
-         "--epochs", "1", "--batch-size", "32", "--train-images", "200", "--output", output],
+         "--epochs", "1", "--batch-size", "64", "--train-images", "64", "--eager", "--output", output],
         capsys,
     )
     assert code == 0, err
