@@ -18,9 +18,12 @@ test: setup
 # its cell diagrams and the search report. Continues an earlier run of itself.
 search: setup
 	$(VENV)/bin/keras-nasnet search --dataset fashion_mnist --strategy evolution \
-	  --directory $(SEARCH_DIR) --resume-if-exists
-	$(VENV)/bin/keras-nasnet show --from-search $(SEARCH_DIR) --output $(SEARCH_DIR)/diagrams
-	$(VENV)/bin/keras-nasnet report $(SEARCH_DIR) --output $(SEARCH_DIR)/report.html
+	  --max-trials 6 --population-size 3 --sample-size 2 \
+	  --cells-per-stack 1 --filters 8 --epochs 1 \
+	  --train-images 2000 --validation-images 500 \
+	  --directory $(SEARCH_DIR) --resume
+	$(VENV)/bin/keras-nasnet show --from-search $(SEARCH_DIR) --output $(SEARCH_DIR)/diagrams --overwrite
+	$(VENV)/bin/keras-nasnet report $(SEARCH_DIR) --output $(SEARCH_DIR)/report.html --overwrite
 
 lint: setup
 	$(VENV)/bin/ruff check keras_nasnet tuner_plugins tests benchmarks
