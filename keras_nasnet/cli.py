@@ -650,6 +650,9 @@ def build_parser():
 
 
 def main(argv=None):
+    # TensorFlow's C++ INFO/WARNING lines drown the progress lines; a user's
+    # own setting wins.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
