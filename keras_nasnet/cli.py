@@ -538,7 +538,8 @@ def cmd_report(args):
         )
     except ValueError as e:
         raise CLIError(str(e)) from None
-    print(f"[report] wrote {path}")
+    # write_report returns every file it wrote; the page is what a user opens.
+    print(f"[report] wrote {path['page']}")
     return 0
 
 
