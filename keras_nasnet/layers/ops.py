@@ -147,6 +147,16 @@ class _ConvBNLayer(keras.layers.Layer):
             "weight_decay": self.weight_decay,
         }
 
+    def compute_output_shape(self, input_shape):
+        # Every op keeps SAME padding: the stride alone sets the spatial size.
+        b, h, w, _ = input_shape
+        return (
+            b,
+            _same_size(h, self.strides),
+            _same_size(w, self.strides),
+            self.filters,
+        )
+
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
 class ReLUConvBN(_ConvBNLayer):
@@ -200,15 +210,6 @@ class ReLUConvBN(_ConvBNLayer):
         if self._subsample > 1:
             x = x[:, :: self._subsample, :: self._subsample, :]
         return self.bn(x, training=training)
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        return (
-            b,
-            _same_size(h, self.strides),
-            _same_size(w, self.strides),
-            self.filters,
-        )
 
     def get_config(self):
         return {
@@ -291,15 +292,6 @@ class SeparableConvStack(_ConvBNLayer):
             x = bn(x, training=training)
         return x
 
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        return (
-            b,
-            _same_size(h, self.strides),
-            _same_size(w, self.strides),
-            self.filters,
-        )
-
     def get_config(self):
         return {
             **super().get_config(),
@@ -357,15 +349,6 @@ class IdentityOp(_ConvBNLayer):
         if self.projection is None:
             return inputs
         return self.projection(inputs, training=training)
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        return (
-            b,
-            _same_size(h, self.strides),
-            _same_size(w, self.strides),
-            self.filters,
-        )
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
@@ -432,15 +415,6 @@ class PoolOp(_ConvBNLayer):
         if self.conv is not None:
             x = self.bn(self.conv(x), training=training)
         return x
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        return (
-            b,
-            _same_size(h, self.strides),
-            _same_size(w, self.strides),
-            self.filters,
-        )
 
     def get_config(self):
         return {
@@ -552,15 +526,6 @@ class BottleneckConv(_ConvBNLayer):
         if self.post_conv is not None:
             x = self.post_bn(self.post_conv(ops.relu(x)), training=training)
         return x
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, _ = input_shape
-        return (
-            b,
-            _same_size(h, self.strides),
-            _same_size(w, self.strides),
-            self.filters,
-        )
 
     def get_config(self):
         return {**super().get_config(), "conv_type": self.conv_type}
