@@ -15,29 +15,16 @@ Image Recognition" (arXiv 1707.07012), appendix A; Real et al. 2019,
 
 import dataclasses
 import math
-import numbers
 
 import keras
 import numpy as np
 
+from keras_nasnet._validation import fail as _fail
+from keras_nasnet._validation import is_int as _is_int
+from keras_nasnet._validation import is_real as _is_real
 from keras_nasnet.data import augment as augment_lib
 
 _PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
-
-
-def _fail(name, expected, value):
-    raise ValueError(
-        f"Invalid value received for argument `{name}`. Expected {expected}. "
-        f"Received: {name}={value!r}"
-    )
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)

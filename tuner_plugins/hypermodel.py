@@ -30,13 +30,15 @@ Classifier Architecture Search" (proxy N = 3, F = 24, 25 epochs).
 """
 
 import math
-import numbers
 
 import keras
 import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
 
 from keras_nasnet import training
+from keras_nasnet._validation import check_int as _check_int
+from keras_nasnet._validation import is_int as _is_int
+from keras_nasnet._validation import is_real as _is_real
 from keras_nasnet.callbacks import DropPathScheduler
 from keras_nasnet.models.nasnet import NASNet
 from keras_nasnet.space import ops as ops_lib
@@ -47,14 +49,6 @@ from tuner_plugins import cell_hps
 # a HyperModel does not know when it builds (and Hyperband changes a trial's
 # epochs), so `fit` applies the same cosine per step with a callback instead.
 _RECIPE = training.NASNET_SEARCH
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 # name -> (check(value) -> bool, what a valid value is, may be None, the
@@ -126,15 +120,6 @@ def _declare_setting(hp, name, spec):
     if isinstance(spec, tuple):
         return hp.Choice(name, list(spec))
     return hp.Fixed(name, spec)
-
-
-def _check_int(name, value, minimum):
-    if not _is_int(value) or value < minimum:
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected an "
-            f"integer >= {minimum}. Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 class _CosineLearningRate(keras.callbacks.Callback):

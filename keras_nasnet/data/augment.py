@@ -13,18 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-
-def _check_int(name, value, minimum):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < minimum
-    ):
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected an integer "
-            f">= {minimum}. Received: {name}={value!r}"
-        )
-    return int(value)
+from keras_nasnet._validation import check_int as _check_int
 
 
 def _shift_matrices(offsets, size):
