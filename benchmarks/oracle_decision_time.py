@@ -19,16 +19,13 @@ Usage:
 """
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import shlex
 import sys
 import tempfile
 import time
 
-import keras
+import _common
 import keras_tuner
 import numpy as np
 
@@ -38,31 +35,6 @@ from tuner_plugins.oracle import NASOracle
 
 TARGET_MS = 20.0
 REFERENCE = "keras_tuner_random_search"
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _versions():
-    versions = {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "keras": keras.__version__,
-        "keras_tuner": keras_tuner.__version__,
-    }
-    backend = keras.backend.backend()
-    if backend in ("tensorflow", "jax", "torch"):
-        module = __import__(backend)
-        versions[backend] = module.__version__
-    return versions
 
 
 class _Timed:
@@ -165,34 +137,14 @@ def main(argv=None):
     )
     parser.add_argument(
         "--output",
-        default=os.path.join(
-            os.path.dirname(os.path.abspath(__file__)),
-            "results",
-            "oracle_decision_time.json",
-        ),
+        default=_common.default_output("oracle_decision_time"),
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    report = {
-        "benchmark": "oracle_decision_time",
-        "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "machine": {
-            "platform": platform.platform(),
-            "cpu": _cpu_model(),
-            "cpu_count": os.cpu_count(),
-            # The benchmark machine is shared: the load says how busy it was.
-            "load_average_at_start": list(os.getloadavg()),
-        },
-        "backend": keras.backend.backend(),
-        "versions": _versions(),
-        "space": "NASNet, 2 cells x 5 blocks, 13 ops (40 decisions)",
-        "target_ms": TARGET_MS,
-        "results": {},
-    }
-    machine = report["machine"]
+    report = _common.header("oracle_decision_time")
+    report["space"] = "NASNet, 2 cells x 5 blocks, 13 ops (40 decisions)"
+    report["target_ms"] = TARGET_MS
+    report["results"] = {}
     if args.append and os.path.exists(args.output):
         with open(args.output) as f:
             previous = json.load(f)
@@ -205,12 +157,7 @@ def main(argv=None):
             report["results"][strategy] = bench_strategy(
                 strategy, sizes, args.repeats, directory
             )
-    machine["load_average_at_end"] = list(os.getloadavg())
-    line = json.dumps(report)
-    print(line)
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as f:
-        f.write(json.dumps(report, indent=2) + "\n")
+    _common.write(report, args.output)
 
 
 if __name__ == "__main__":

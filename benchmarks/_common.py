@@ -1,0 +1,117 @@
+"""What every benchmark records beside its figures, and how it writes them.
+
+Each script under `benchmarks/` prints one JSON line and writes the same
+report, indented, under `benchmarks/results/`. `header(name)` returns the part
+that says where and how it was measured: the command, the date, the machine
+(with its load average, since the benchmark machines are shared), the Keras
+backend, the device and the library versions.
+"""
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions():
+    """Versions of Python and of the libraries the measurement depends on."""
+    import keras
+    import keras_tuner
+    import numpy as np
+
+    out = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "keras": keras.__version__,
+        "keras_tuner": keras_tuner.__version__,
+    }
+    backend = keras.backend.backend()
+    if backend in ("tensorflow", "jax", "torch"):
+        out[backend] = __import__(backend).__version__
+    return out
+
+
+def device():
+    """The accelerator Keras computes on, in words: a GPU's name, or "cpu"."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return details.get("device_name", "gpu")
+        elif backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            if dev.platform != "cpu":
+                return getattr(dev, "device_kind", dev.platform)
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return torch.cuda.get_device_name(0)
+    except Exception:  # a device query must never stop a benchmark
+        pass
+    return "cpu"
+
+
+def header(name, argv=None):
+    """The report's metadata; add `"results"` and pass it to `write`."""
+    import keras
+
+    argv = sys.argv if argv is None else argv
+    return {
+        "benchmark": name,
+        "command": "python " + " ".join(shlex.quote(a) for a in argv),
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+        "machine": {
+            "platform": platform.platform(),
+            "cpu": cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "load_average_at_start": list(os.getloadavg()),
+        },
+        "backend": keras.backend.backend(),
+        "device": device(),
+        "versions": versions(),
+    }
+
+
+def write(report, output):
+    """Prints `report` as one JSON line and writes it, indented, to `output`
+    (a temporary file renamed into place, so a killed run leaves the previous
+    result whole). `output=None` only prints."""
+    report.setdefault("machine", {})["load_average_at_end"] = list(os.getloadavg())
+    print(json.dumps(report), flush=True)
+    if output is None:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    tmp = f"{output}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, output)
+
+
+def default_output(name):
+    return os.path.join(RESULTS_DIR, f"{name}.json")
