@@ -212,7 +212,15 @@ def _progress_tuner_class(base, max_trials, stream):
             )
 
         def on_trial_end(self, trial):
-            super().on_trial_end(trial)
+            try:
+                super().on_trial_end(trial)
+            finally:
+                # Also for the trial that stops the search.
+                self._print_progress(trial)
+
+        def _print_progress(self, trial):
+            from tuner_plugins import failure_reason
+
             done = self._ended_trials()
             elapsed = time.time() - self._progress_start
             this_run = max(1, done - self._progress_done_at_start)
@@ -227,6 +235,11 @@ def _progress_tuner_class(base, max_trials, stream):
                 f"best {'-' if best_score is None else f'{best_score:.4f}'}  "
                 f"elapsed {_format_duration(elapsed)}  eta {_format_duration(eta)}"
             )
+            if trial.status in ("FAILED", "INVALID"):
+                line += (
+                    f"\n[search]   reason: {failure_reason(trial) or 'unknown'} "
+                    f"(traceback in trial_{trial.trial_id}/trial.json)"
+                )
             print(line, file=stream, flush=True)
 
     ProgressTuner.__name__ = f"Progress{base.__name__}"
@@ -261,6 +274,9 @@ def _make_tuner(settings, hypermodel, directory, max_trials):
         base, extra = keras_tuner.RandomSearch, {}
     else:
         base, extra = keras_tuner.BayesianOptimization, {}
+    if not issubclass(base, tuner_plugins.TrialFailureMixin):
+        # Build errors, NaN and out-of-memory fail a trial with its reason.
+        base = type(base.__name__, (tuner_plugins.TrialFailureMixin, base), {})
     cls = _progress_tuner_class(base, max_trials, sys.stdout)
     return cls(hypermodel=hypermodel, **common, **extra)
 
@@ -341,14 +357,30 @@ def cmd_search(args):
         f"results in {directory}",
         flush=True,
     )
-    tuner.search(
-        x,
-        y,
-        validation_data=splits.validation,
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        verbose=0,
-    )
+    from keras_tuner.src import config as keras_tuner_config
+
+    from tuner_plugins import TooManyFailedTrialsError
+
+    # keras-tuner prints the traceback of every failed trial; the progress
+    # line gives its reason, and trial.json keeps the traceback.
+    debug, keras_tuner_config.DEBUG = keras_tuner_config.DEBUG, False
+    try:
+        tuner.search(
+            x,
+            y,
+            validation_data=splits.validation,
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            verbose=0,
+        )
+    except TooManyFailedTrialsError as e:
+        reasons = "; ".join(f"trial {tid}: {reason}" for tid, reason in e.reasons)
+        raise CLIError(
+            f"the search stopped after {len(e.reasons)} failed trials in a row; "
+            f"fix the cause and continue with --resume. {reasons}"
+        ) from None
+    finally:
+        keras_tuner_config.DEBUG = debug
     best = tuner.oracle.get_best_trials(1)
     if not best:
         raise CLIError("no trial completed; see the messages above for why")

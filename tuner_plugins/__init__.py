@@ -5,12 +5,19 @@
 - `NASOracle`: a `keras_tuner.Oracle` with the papers' strategies (aging
   evolution, RNN controller); works with your own HyperModel too.
 - `AgingEvolution`, `RNNController`: `keras_tuner.Tuner`s with a `NASOracle`.
+- `failures`: failing trials end FAILED with a one-line reason
+  (`TrialFailureMixin`, `failure_reason`, `TooManyFailedTrialsError`).
 - `cell_hps`: how a genotype is spelled as hyperparameters, and back
   (`declare_cells`, `decode`, `encode`).
 """
 
-from tuner_plugins import cell_hps
+from tuner_plugins import cell_hps, failures
 from tuner_plugins.cell_hps import declare_cells, decode, encode, hp_name
+from tuner_plugins.failures import (
+    TooManyFailedTrialsError,
+    TrialFailureMixin,
+    failure_reason,
+)
 from tuner_plugins.hypermodel import NASNetHyperModel
 from tuner_plugins.oracle import NASOracle
 from tuner_plugins.tuners import AgingEvolution, RNNController
@@ -20,9 +27,13 @@ __all__ = [
     "NASNetHyperModel",
     "NASOracle",
     "RNNController",
+    "TooManyFailedTrialsError",
+    "TrialFailureMixin",
     "cell_hps",
     "declare_cells",
     "decode",
     "encode",
+    "failure_reason",
+    "failures",
     "hp_name",
 ]

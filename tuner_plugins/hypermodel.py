@@ -33,6 +33,7 @@ import math
 
 import keras
 import keras_tuner
+import numpy as np
 from keras_tuner.engine import hyperparameters as hp_module
 
 from keras_nasnet import training
@@ -153,6 +154,43 @@ class _CosineLearningRate(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._set(self._epoch, batch)
+
+
+class _FailOnNonFiniteLoss(keras.callbacks.Callback):
+    """Ends the trial as FAILED as soon as the training loss is NaN or inf.
+
+    Keras's `TerminateOnNaN` would only stop training and let the trial
+    complete with a meaningless score. A diverged child fails the same way
+    every time it is trained, so it is a FAILED trial, not a retried one.
+    """
+
+    def __init__(self, learning_rate):
+        super().__init__()
+        self.learning_rate = learning_rate
+        self._epoch = 0
+
+    def _check(self, logs, key, where):
+        value = (logs or {}).get(key)
+        if value is None:
+            return
+        value = float(np.asarray(value))
+        if not math.isfinite(value):
+            label = "NaN" if math.isnan(value) else f"{value:+}"
+            raise keras_tuner.errors.FailedTrialError(
+                f"Training diverged: the {key} became {label} {where} "
+                f"(learning_rate={self.learning_rate:g}). Use a smaller "
+                "learning_rate; a genotype whose loss diverges at a sane rate "
+                "is unfit."
+            )
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check(logs, "loss", f"at epoch {self._epoch + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check(logs, "val_loss", f"at the end of epoch {epoch + 1}")
 
 
 class NASNetHyperModel(keras_tuner.HyperModel):
@@ -390,6 +428,10 @@ class NASNetHyperModel(keras_tuner.HyperModel):
             The `History` of `model.fit`.
 
         Raises:
+            keras_tuner.errors.FailedTrialError: as soon as the training loss
+                (after a batch) or the validation loss (after an epoch) is NaN
+                or infinite; keras-tuner then records the trial as FAILED with
+                that reason and the search goes on.
             keras_tuner.errors.FatalValueError: if `epochs` or `batch_size` is
                 declared here and `search()` was given a different one.
         """
@@ -412,4 +454,5 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         callbacks = list(kwargs.pop("callbacks", None) or [])
         callbacks.append(DropPathScheduler())
         callbacks.append(_CosineLearningRate(settings["learning_rate"]))
+        callbacks.append(_FailOnNonFiniteLoss(settings["learning_rate"]))
         return model.fit(*args, callbacks=callbacks, **kwargs)

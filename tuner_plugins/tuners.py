@@ -15,14 +15,22 @@ Architectures for Scalable Image Recognition", section 3 and appendix A.
 
 import keras_tuner
 
+from keras_nasnet import _atomic
 from tuner_plugins import cell_hps
 from tuner_plugins import controller as controller_lib
 from tuner_plugins import evolution as evolution_lib
+from tuner_plugins.failures import TrialFailureMixin
 from tuner_plugins.oracle import NASOracle
 
 
-class _NASTuner(keras_tuner.Tuner):
-    """A `keras_tuner.Tuner` that can decode its best trials into genotypes."""
+class _NASTuner(TrialFailureMixin, keras_tuner.Tuner):
+    """A `keras_tuner.Tuner` that can decode its best trials into genotypes.
+
+    Trials whose model fails to build, runs out of memory or (with
+    `NASNetHyperModel`) whose loss becomes NaN end as FAILED with a one-line
+    reason in `trial.message`, and the search goes on; see
+    `tuner_plugins.failures`.
+    """
 
     def best_genotypes(self, num_models=1):
         """Returns the best trials' genotypes, best first.
@@ -42,6 +50,16 @@ class _NASTuner(keras_tuner.Tuner):
             cell_hps.decode(hp.values)
             for hp in self.get_best_hyperparameters(num_models)
         ]
+
+    def save(self):
+        # keras-tuner writes `<tuner_id>.json` in place: a search killed in
+        # that write could not be resumed. Replaced atomically instead.
+        fname = self._get_tuner_fname()
+        if not _atomic.is_local(fname):
+            return super().save()
+        if not self._is_worker():
+            self.oracle.save()
+        _atomic.write_json(fname, self.get_state())
 
 
 class AgingEvolution(_NASTuner):
@@ -67,9 +85,12 @@ class AgingEvolution(_NASTuner):
             pre-declare values, as for keras-tuner's tuners.
         tune_new_entries: whether new hyperparameters join the search.
         allow_new_entries: whether the hypermodel may declare new ones.
-        max_retries_per_trial: retries of a crashed trial.
-        max_consecutive_failed_trials: failures in a row before the search
-            stops.
+        max_retries_per_trial: retries of a crashed (INVALID) trial. Build
+            errors, NaN losses and out-of-memory errors are FAILED at once:
+            they would fail again.
+        max_consecutive_failed_trials: FAILED trials in a row before
+            `search` stops with `TooManyFailedTrialsError` (a RuntimeError)
+            listing their reasons.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`,
             `overwrite`, `executions_per_trial`, `max_model_size`, ...).
 
@@ -146,9 +167,12 @@ class RNNController(_NASTuner):
             pre-declare values.
         tune_new_entries: whether new hyperparameters join the search.
         allow_new_entries: whether the hypermodel may declare new ones.
-        max_retries_per_trial: retries of a crashed trial.
-        max_consecutive_failed_trials: failures in a row before the search
-            stops.
+        max_retries_per_trial: retries of a crashed (INVALID) trial. Build
+            errors, NaN losses and out-of-memory errors are FAILED at once:
+            they would fail again.
+        max_consecutive_failed_trials: FAILED trials in a row before
+            `search` stops with `TooManyFailedTrialsError` (a RuntimeError)
+            listing their reasons.
         controller_units: LSTM units per layer (paper: 100).
         controller_layers: number of LSTM layers (paper: 1).
         controller_learning_rate: the controller's Adam learning rate
