@@ -29,17 +29,33 @@ Architecture Search" (Algorithm 1); Zoph et al. 2018, "Learning Transferable
 Architectures for Scalable Image Recognition" (section 3, appendix A).
 """
 
+import json
+import os
 import zlib
 
 import keras_tuner
 import numpy as np
+from keras_tuner.src import backend as kt_backend
+from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.engine import trial as trial_module
 
+from keras_nasnet import _atomic
 from tuner_plugins import controller as controller_lib
 from tuner_plugins import evolution as evolution_lib
 
 STRATEGIES = ("evolution", "controller")
 _TrialStatus = trial_module.TrialStatus
+# Version of the oracle.json written by `get_state`; 1 was keras-tuner's full
+# state, which `set_state` still reads.
+_STATE_FORMAT = 2
+# Tuner-id prefix of trials `set_state` finds were running.
+_ONGOING = "reloaded-"
+
+
+def _trial_order(trial_id):
+    # Trial ids are zero-padded counters; the padding changes when a resumed
+    # search raises `max_trials`, so compare them as numbers.
+    return (0, int(trial_id), "") if trial_id.isdigit() else (1, 0, trial_id)
 
 
 class NASOracle(keras_tuner.Oracle):
@@ -178,6 +194,9 @@ class NASOracle(keras_tuner.Oracle):
         # Set (never persisted) when too many trials failed in a row: later
         # proposals answer STOPPED so every worker, and the chief, can exit.
         self._stop_message = None
+        # True while `create_trial` runs: it would rewrite oracle.json, which
+        # `reload` does not need (see `_ONGOING` below).
+        self._defer_save = False
 
     # ------------------------------------------------------------------ helpers
     # Public to the strategies; all of them read state, none writes it.
@@ -249,6 +268,20 @@ class NASOracle(keras_tuner.Oracle):
         return self._duplicate(values)
 
     # ----------------------------------------------------------- Oracle methods
+
+    @keras_tuner.synchronized
+    def create_trial(self, tuner_id):
+        # keras-tuner writes trial.json and then oracle.json for every new
+        # trial. oracle.json is left out: `set_state` finds a started trial
+        # from its trial.json (a trial that is neither finished nor waiting
+        # for a retry was running), so one oracle.json write per trial, in
+        # `end_trial`, is enough -- and at thousands of trials that write is
+        # most of the oracle's time.
+        self._defer_save = True
+        try:
+            return super().create_trial(tuner_id)
+        finally:
+            self._defer_save = False
 
     def populate_space(self, trial_id):
         # Called by `create_trial`, under the lock: nothing here may raise for
@@ -360,6 +393,43 @@ class NASOracle(keras_tuner.Oracle):
 
     def get_state(self):
         state = super().get_state()
+        # keras-tuner's state grows with every trial and is rewritten after
+        # every trial: at 5,000 trials, 0.5 MB encoded twice per trial, most
+        # of the oracle's time. What the trial files already hold is left out
+        # and rebuilt by `set_state` (as keras-tuner's Bayesian oracle refits
+        # from trials): the start order (the trial ids in order), each
+        # finished trial's values hash, and the display's start times of
+        # trials that are over. What cannot be derived is kept.
+        finished = set(self.end_order)
+        state.pop("start_order")
+        derived_hashes = {
+            trial_id: value
+            for trial_id, value in self._id_to_hash.items()
+            if trial_id not in finished
+        }
+        state["id_to_hash"] = derived_hashes
+        # `_tried_so_far` is the set of the trials' hashes, but for the rare
+        # hash shared by two trials and then changed for one of them.
+        all_hashes = set(self._id_to_hash.values())
+        state["tried_so_far"] = sorted(set(self._tried_so_far) - all_hashes)
+        state["tried_so_far_missing"] = sorted(all_hashes - set(self._tried_so_far))
+        # Run counts: 1 for a finished trial, 0 for a new one; others kept.
+        state["run_times"] = {
+            trial_id: count
+            for trial_id, count in self._run_times.items()
+            if count != (1 if trial_id in finished else 0)
+        }
+        running = {
+            trial_id
+            for trial_id, trial in self.trials.items()
+            if trial.status == _TrialStatus.RUNNING
+        }
+        display = state["display"]
+        display["trial_start"] = {
+            trial_id: start
+            for trial_id, start in display["trial_start"].items()
+            if trial_id in running
+        }
         # keras-tuner's `end_trial` saves before it pops the trial from
         # `ongoing_trials`, so oracle.json listed a finished trial as ongoing
         # and a reload ran it again (an INVALID one, twice: it is also in the
@@ -367,17 +437,20 @@ class NASOracle(keras_tuner.Oracle):
         state["ongoing_trials"] = {
             tuner_id: trial_id
             for tuner_id, trial_id in state["ongoing_trials"].items()
-            if self.trials[trial_id].status == _TrialStatus.RUNNING
+            if trial_id in running
         }
         state["nas_oracle"] = {
+            "format": _STATE_FORMAT,
             "strategy": self.strategy.name,
             "strategy_state": self.strategy.get_state(),
         }
         return state
 
     def set_state(self, state):
-        super().set_state(state)
         nas_state = state.get("nas_oracle")
+        if nas_state is not None and nas_state.get("format", 1) >= 2:
+            state = self._expand_state(state)
+        super().set_state(state)
         if nas_state is None:
             return
         if nas_state["strategy"] != self.strategy.name:
@@ -391,10 +464,116 @@ class NASOracle(keras_tuner.Oracle):
         project_dir = self._maybe_project_dir()
         if project_dir is not None:
             self.strategy.load_files(project_dir)
+        # A kill between oracle.json and the strategy's own files leaves the
+        # latter one update behind: catch up now, so the next proposal comes
+        # from the same policy an uninterrupted search would use.
+        if self.strategy.on_trial_end(self):
+            self._save_strategy_files()
+
+    def _expand_state(self, state):
+        """keras-tuner's full state from the compact one `get_state` wrote
+        and the trials loaded from their files."""
+        state = dict(state)
+        missing = [t for t in state["end_order"] if t not in self.trials]
+        missing += [t for t in state["retry_queue"] if t not in self.trials]
+        if missing:
+            raise ValueError(
+                f"{self._get_oracle_fname()} lists trials whose trial.json is "
+                f"missing from {self._project_dir}: {', '.join(missing[:10])}. "
+                "Restore those trial folders, or pass `overwrite=True` (CLI: "
+                "leave out --resume and use a new --directory) to start over."
+            )
+        finished = set(state["end_order"])
+        start_order = sorted(self.trials, key=_trial_order)
+        state["start_order"] = start_order
+        # Finished trials' hashes are those of their saved values; so are
+        # those of trials started after the last oracle.json write.
+        id_to_hash = dict(state["id_to_hash"])
+        for trial_id in start_order:
+            if trial_id not in id_to_hash:
+                values = self.trials[trial_id].hyperparameters.values
+                id_to_hash[trial_id] = self._compute_values_hash(values)
+        state["id_to_hash"] = id_to_hash
+        tried = set(id_to_hash.values()) - set(state.pop("tried_so_far_missing", []))
+        state["tried_so_far"] = sorted(tried | set(state["tried_so_far"]))
+        run_times = {trial_id: 1 for trial_id in finished}
+        run_times.update(state["run_times"])
+        state["run_times"] = run_times
+        # Started but neither finished nor waiting for a retry: it was running
+        # when the search stopped (`create_trial` does not rewrite
+        # oracle.json). keras-tuner's `reload` queues ongoing trials for a
+        # retry; these join them.
+        ongoing = dict(state["ongoing_trials"])
+        waiting = finished | set(state["retry_queue"]) | set(ongoing.values())
+        for trial_id in start_order:
+            if trial_id not in waiting:
+                ongoing[f"{_ONGOING}{trial_id}"] = trial_id
+        state["ongoing_trials"] = ongoing
+        return state
 
     def save(self):
-        super().save()
+        if self._defer_save:
+            return
+        fname = self._get_oracle_fname()
+        if _atomic.is_local(fname):
+            # Atomic: a search killed while writing keeps the previous file.
+            _atomic.write_json(fname, self.get_state())
+        else:
+            super().save()
         self._save_strategy_files()
+
+    def _save_trial(self, trial):
+        fname = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
+        if _atomic.is_local(fname):
+            _atomic.write_json(fname, trial.get_state())
+        else:
+            super()._save_trial(trial)
+
+    def reload(self):
+        """Reloads the trials and oracle.json of the project directory.
+
+        Raises:
+            ValueError: naming the file, when a state file is missing,
+                truncated or not what keras-tuner wrote, with how to recover.
+        """
+        pattern = os.path.join(self._project_dir, "trial_*", "trial.json")
+        for fname in sorted(kt_backend.io.glob(pattern)):
+            try:
+                trial = trial_module.Trial.load(fname)
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(
+                    f"Cannot resume the search: {fname} is truncated or "
+                    f"corrupt ({type(e).__name__}: {e}). Delete its folder "
+                    f"{os.path.dirname(fname)} to run that trial again, or "
+                    "pass `overwrite=True` (CLI: a new --directory without "
+                    "--resume) to start over."
+                ) from e
+            self.trials[trial.trial_id] = trial
+        fname = self._get_oracle_fname()
+        if not kt_backend.io.exists(fname):
+            raise ValueError(
+                f"Cannot resume the search: {fname} is missing, so the order "
+                "in which trials finished is unknown. Restore it, or pass "
+                "`overwrite=True` (CLI: a new --directory without --resume) "
+                "to start over."
+            )
+        try:
+            state = kt_utils.load_json(fname)
+            if not isinstance(state, dict):
+                raise TypeError(f"expected a JSON object, found {type(state).__name__}")
+            self.set_state(state)
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+            raise ValueError(
+                f"Cannot resume the search: {fname} is truncated or corrupt "
+                f"({type(e).__name__}: {e}). Restore it from a backup, or pass "
+                "`overwrite=True` (CLI: a new --directory without --resume) to "
+                "start over; the finished trials' results stay readable in "
+                "their trial_*/trial.json files."
+            ) from e
+        # As keras-tuner: trials that were running are queued for a retry.
+        for trial in self.ongoing_trials.values():
+            self._retry_queue.append(trial.trial_id)
+        self.ongoing_trials = {}
 
     def _save_strategy_files(self):
         project_dir = self._maybe_project_dir()
