@@ -31,6 +31,7 @@ JSON form (`to_json` / `from_json`):
 import dataclasses
 import json
 import re
+import reprlib
 
 from keras_nasnet.space import ops as ops_lib
 
@@ -38,13 +39,33 @@ _COMBINE_SYMBOLS = {ops_lib.ADD: "+", ops_lib.CONCAT: "||"}
 _SYMBOL_COMBINES = {v: k for k, v in _COMBINE_SYMBOLS.items()}
 _OP_RE = re.compile(r"^\s*([A-Za-z0-9_]+)\s*\(\s*(-?\d+)\s*\)\s*$")
 
+# Bad input is quoted in error messages cut to a readable size: a JSON value
+# may be huge or nested deeper than `repr` can go.
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 60
+_REPR.maxother = 60
+
+
+def _short(value):
+    """`repr(value)`, shortened; safe for any nesting depth."""
+    return _REPR.repr(value)
+
+
+def _keys(data):
+    """A dict's keys for a message, sorted when they are all strings."""
+    keys = list(data)
+    if all(isinstance(k, str) for k in keys):
+        keys.sort()
+    return _short(keys)
+
 
 def _check_index(value, name):
     # bool is an int subclass; `True` as a state index is a bug in the caller.
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(
             f"Invalid value received for `{name}`. Expected an integer state "
-            f"index. Received: {name}={value!r}"
+            f"index. Received: {name}={_short(value)}"
         )
     return value
 
@@ -101,23 +122,25 @@ class Block:
     @classmethod
     def from_dict(cls, data):
         if not isinstance(data, dict):
-            raise ValueError(f"A block must be a JSON object. Received: {data!r}")
+            raise ValueError(f"A block must be a JSON object. Received: {_short(data)}")
         unknown = set(data) - {"inputs", "ops", "combine"}
         if unknown:
-            raise ValueError(f"Unknown block keys {sorted(unknown)} in {data!r}.")
+            raise ValueError(f"Unknown block keys {_keys(unknown)} in {_short(data)}.")
         inputs, ops = data.get("inputs"), data.get("ops")
         for key, value in (("inputs", inputs), ("ops", ops)):
             if not isinstance(value, list) or len(value) != 2:
                 raise ValueError(
                     f"A block's `{key}` must be a list of two values. "
-                    f"Received: {key}={value!r}"
+                    f"Received: {key}={_short(value)}"
                 )
         if not all(isinstance(op, str) for op in ops):
-            raise ValueError(f"A block's `ops` must be strings. Received: {ops!r}")
+            raise ValueError(
+                f"A block's `ops` must be strings. Received: {_short(ops)}"
+            )
         combine = data.get("combine", ops_lib.ADD)
         if not isinstance(combine, str):
             raise ValueError(
-                f"A block's `combine` must be a string. Received: {combine!r}"
+                f"A block's `combine` must be a string. Received: {_short(combine)}"
             )
         return cls(inputs[0], inputs[1], ops[0], ops[1], combine)
 
@@ -141,13 +164,20 @@ class Cell:
     concat: tuple = None
 
     def __post_init__(self):
+        if isinstance(self.blocks, (str, bytes)) or not hasattr(
+            self.blocks, "__iter__"
+        ):
+            raise ValueError(
+                f"A cell's blocks must be a sequence of `Block`s. Received: "
+                f"blocks={_short(self.blocks)}"
+            )
         blocks = tuple(self.blocks)
         if not blocks:
             raise ValueError("A cell needs at least one block. Received: blocks=()")
         for b, block in enumerate(blocks):
             if not isinstance(block, Block):
                 raise ValueError(
-                    f"Block {b} is not a `Block`. Received: {block!r}"
+                    f"Block {b} is not a `Block`. Received: {_short(block)}"
                 )
             for slot, index in zip("ab", block.inputs, strict=True):
                 if not 0 <= index <= 1 + b:
@@ -158,6 +188,13 @@ class Cell:
                     )
         object.__setattr__(self, "blocks", blocks)
         if self.concat is not None:
+            if isinstance(self.concat, (str, bytes)) or not hasattr(
+                self.concat, "__iter__"
+            ):
+                raise ValueError(
+                    "A cell's concat must be a sequence of state indices or "
+                    f"None. Received: concat={_short(self.concat)}"
+                )
             concat = tuple(self.concat)
             num_states = 2 + len(blocks)
             if not concat:
@@ -183,9 +220,7 @@ class Cell:
         if self.concat is not None:
             return self.concat
         used = {i for block in self.blocks for i in block.inputs}
-        return tuple(
-            2 + b for b in range(len(self.blocks)) if 2 + b not in used
-        )
+        return tuple(2 + b for b in range(len(self.blocks)) if 2 + b not in used)
 
     def __str__(self):
         text = ", ".join(str(block) for block in self.blocks)
@@ -196,6 +231,8 @@ class Cell:
     @classmethod
     def parse(cls, text):
         """Parses a cell from its text form (see the module docstring)."""
+        if not isinstance(text, str):
+            raise ValueError(f"Cell text must be a string. Received: {_short(text)}")
         text = text.strip()
         concat = None
         if "->" in text:
@@ -246,17 +283,19 @@ class Cell:
     @classmethod
     def from_dict(cls, data):
         if not isinstance(data, dict):
-            raise ValueError(f"A cell must be a JSON object. Received: {data!r}")
+            raise ValueError(f"A cell must be a JSON object. Received: {_short(data)}")
         unknown = set(data) - {"blocks", "concat"}
         if unknown:
-            raise ValueError(f"Unknown cell keys {sorted(unknown)}.")
+            raise ValueError(f"Unknown cell keys {_keys(unknown)}.")
         blocks = data.get("blocks")
         if not isinstance(blocks, list):
-            raise ValueError(f"A cell's `blocks` must be a list. Received: {blocks!r}")
+            raise ValueError(
+                f"A cell's `blocks` must be a list. Received: {_short(blocks)}"
+            )
         concat = data.get("concat")
         if concat is not None and not isinstance(concat, list):
             raise ValueError(
-                f"A cell's `concat` must be a list or null. Received: {concat!r}"
+                f"A cell's `concat` must be a list or null. Received: {_short(concat)}"
             )
         return cls(tuple(Block.from_dict(b) for b in blocks), concat)
 
@@ -288,7 +327,7 @@ class Genotype:
         for name in ("normal", "reduction"):
             if not isinstance(getattr(self, name), Cell):
                 raise ValueError(
-                    f"`{name}` must be a `Cell`. Received: {getattr(self, name)!r}"
+                    f"`{name}` must be a `Cell`. Received: {_short(getattr(self, name))}"
                 )
 
     def cells(self):
@@ -302,12 +341,10 @@ class Genotype:
     def parse(cls, text):
         """Parses the text form. Raises ValueError naming what is wrong."""
         if not isinstance(text, str):
-            raise ValueError(f"Genotype text must be a string. Received: {text!r}")
-        lines = [
-            line.strip()
-            for line in re.split(r"[\n;]", text)
-            if line.strip()
-        ]
+            raise ValueError(
+                f"Genotype text must be a string. Received: {_short(text)}"
+            )
+        lines = [line.strip() for line in re.split(r"[\n;]", text) if line.strip()]
         cells = {}
         for line in lines:
             name, sep, body = line.partition(":")
@@ -337,13 +374,15 @@ class Genotype:
     @classmethod
     def from_dict(cls, data):
         if not isinstance(data, dict):
-            raise ValueError(f"A genotype must be a JSON object. Received: {data!r}")
+            raise ValueError(
+                f"A genotype must be a JSON object. Received: {_short(data)}"
+            )
         unknown = set(data) - {"normal", "reduction"}
         missing = {"normal", "reduction"} - set(data)
         if unknown or missing:
             raise ValueError(
                 "A genotype object needs exactly the keys `normal` and "
-                f"`reduction`. Received keys: {sorted(data)}"
+                f"`reduction`. Received keys: {_keys(data)}"
             )
         cells = {}
         for name in ("normal", "reduction"):
@@ -360,8 +399,17 @@ class Genotype:
     @classmethod
     def from_json(cls, text):
         """Parses the JSON form. Raises ValueError naming what is wrong."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise ValueError(
+                f"Genotype JSON must be a string. Received: {_short(text)}"
+            )
         try:
             data = json.loads(text)
-        except (TypeError, json.JSONDecodeError) as e:
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
             raise ValueError(f"Genotype JSON is not valid JSON: {e}") from None
+        except RecursionError:
+            raise ValueError(
+                "Genotype JSON is nested too deeply to be a genotype (a genotype "
+                "is 4 levels deep)."
+            ) from None
         return cls.from_dict(data)
