@@ -118,6 +118,64 @@ def test_incomplete_idx_directory_names_the_missing_files(tmp_path):
         data.load("fashion_mnist", data_dir=tmp_path)
 
 
+def _copy_subset(tmp_path):
+    for name in os.listdir(SUBSET_DIR):
+        shutil.copy(os.path.join(SUBSET_DIR, name), tmp_path / name)
+
+
+def test_idx_labels_and_images_of_different_counts_are_rejected(tmp_path):
+    _copy_subset(tmp_path)
+    data.write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.zeros(199, "uint8"))
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz") as info:
+        data.load("fashion_mnist", data_dir=tmp_path, validation_size=10)
+    assert "expected 200 labels" in str(info.value)
+
+
+def test_truncated_idx_file_through_load_names_it(tmp_path):
+    _copy_subset(tmp_path)
+    path = tmp_path / "train-labels-idx1-ubyte.gz"
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-5]))
+    with pytest.raises(ValueError, match="train-labels-idx1-ubyte.gz.*truncated"):
+        data.load("fashion_mnist", data_dir=tmp_path, validation_size=10)
+
+
+def test_a_directory_where_an_idx_file_is_expected(tmp_path):
+    _copy_subset(tmp_path)
+    os.remove(tmp_path / "train-images-idx3-ubyte.gz")
+    (tmp_path / "train-images-idx3-ubyte.gz").mkdir()
+    with pytest.raises(FileNotFoundError, match="a directory where a file") as info:
+        data.load("fashion_mnist", data_dir=tmp_path, validation_size=10)
+    assert str(tmp_path / "train-images-idx3-ubyte.gz") in str(info.value)
+    with pytest.raises(ValueError, match="is a directory, not a file"):
+        data.read_idx(tmp_path / "train-images-idx3-ubyte.gz")
+    with pytest.raises(FileNotFoundError, match="no-such-idx"):
+        data.read_idx(tmp_path / "no-such-idx")
+
+
+def test_an_empty_or_missing_data_dir_is_not_replaced_by_another(tmp_path):
+    # /usr/share/datasets/fashion-mnist may exist: an explicit data_dir wins.
+    with pytest.raises(FileNotFoundError) as info:
+        data.load("fashion_mnist", data_dir=tmp_path, download=False)
+    assert str(tmp_path) in str(info.value)
+    assert "/usr/share" not in str(info.value)
+    missing = tmp_path / "missing"
+    with pytest.raises(FileNotFoundError, match="`data_dir`.*missing"):
+        data.load("fashion_mnist", data_dir=missing, download=False)
+    assert not missing.exists()
+
+
+def test_a_file_as_data_dir_or_a_missing_image_folder(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a folder")
+    with pytest.raises(ValueError, match="`data_dir`.*notes.txt.*a file"):
+        data.load("fashion_mnist", data_dir=path)
+    with pytest.raises(FileNotFoundError, match="nowhere.*does not exist"):
+        data.load(str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="`name`.*notes.txt"):
+        data.load(str(path))
+
+
 # --- load() from local IDX files ------------------------------------------------
 
 

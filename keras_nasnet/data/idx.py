@@ -10,6 +10,7 @@ Reference: LeCun et al., "The MNIST database of handwritten digits"
 """
 
 import gzip
+import math
 import os
 import zlib
 
@@ -57,8 +58,9 @@ def read_idx(path):
         (`uint8` for MNIST-style images and labels).
 
     Raises:
-        ValueError: if the file is not a valid IDX file; the message names
-            the file.
+        FileNotFoundError: if there is no such file.
+        ValueError: if the file is not a valid IDX file (or is a directory);
+            the message names the file.
 
     Example:
 
@@ -69,6 +71,13 @@ def read_idx(path):
     array([3, 1, 4], dtype=uint8)
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(
+            f"Invalid IDX file {path}: it is a directory, not a file. Pass the "
+            "path of the file itself (e.g. train-images-idx3-ubyte.gz)."
+        )
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"IDX file {path} does not exist.")
     raw = _read_bytes(path)
     if len(raw) < 4:
         raise ValueError(
@@ -91,7 +100,8 @@ def read_idx(path):
         )
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = _DTYPES[type_code]
-    expected = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # math.prod: exact, where a product of many uint32 dims overflows int64.
+    expected = header_size + math.prod(shape) * dtype.itemsize
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "has trailing bytes"
         raise ValueError(

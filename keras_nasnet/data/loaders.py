@@ -295,21 +295,31 @@ def find_idx_files(directory):
         `"test_labels"`) to path, or None when the folder holds none of them.
 
     Raises:
-        FileNotFoundError: if the folder holds some of the four but not all.
+        FileNotFoundError: if the folder holds some of the four but not all
+            (a directory where a file is expected is named).
     """
-    found = {}
+    found, folders = {}, {}  # role -> path of the file / of a directory
     for role, stems in _IDX_FILES.items():
         for stem in stems:
             for suffix in (".gz", ""):
                 path = os.path.join(directory, stem + suffix)
                 if role not in found and os.path.isfile(path):
                     found[role] = path
-    if not found:
+                elif os.path.isdir(path):
+                    folders.setdefault(role, path)
+    if not found and not folders:
         return None
     missing = [_IDX_FILES[r][0] + "[.gz]" for r in _IDX_FILES if r not in found]
     if missing:
+        folders = [path for role, path in folders.items() if role not in found]
+        hint = (
+            f" ({', '.join(folders)}: a directory where a file is expected)"
+            if folders
+            else ""
+        )
         raise FileNotFoundError(
-            f"Incomplete IDX dataset in {directory}: missing {', '.join(missing)}."
+            f"Incomplete IDX dataset in {directory}: missing "
+            f"{', '.join(missing)}{hint}."
         )
     return found
 
@@ -332,16 +342,46 @@ def _read_idx_split(paths, images_role, labels_role):
 
 
 def _idx_directories(name, data_dir):
-    dirs = []
-    if data_dir is not None:
-        data_dir = os.fspath(data_dir)
-        dirs += [
-            data_dir,
-            os.path.join(data_dir, name.replace("_", "-")),
-            os.path.join(data_dir, name),
-        ]
-    dirs += IDX_SEARCH_DIRS.get(name, ())
-    return list(dict.fromkeys(dirs))
+    # An explicit `data_dir` is the only place looked in: files found
+    # elsewhere would silently stand in for the ones the caller pointed at.
+    if data_dir is None:
+        return list(IDX_SEARCH_DIRS.get(name, ()))
+    return list(
+        dict.fromkeys(
+            [
+                data_dir,
+                os.path.join(data_dir, name.replace("_", "-")),
+                os.path.join(data_dir, name),
+            ]
+        )
+    )
+
+
+def _check_data_dir(data_dir, download):
+    """`data_dir` as a string; a file, or a missing folder nothing will
+    create, is an error naming it."""
+    if data_dir is None:
+        return None
+    data_dir = os.fspath(data_dir)
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise ValueError(
+            "Invalid value received for argument `data_dir`. Expected a folder "
+            "(holding the IDX files, or tensorflow-datasets' data). Received: "
+            f"data_dir={data_dir!r}, which is a file"
+        )
+    if not download and not os.path.exists(data_dir):
+        raise FileNotFoundError(
+            f"Invalid value received for argument `data_dir`. Expected an "
+            f"existing folder. Received: data_dir={data_dir!r}, which does not "
+            "exist"
+        )
+    return data_dir
+
+
+def _looks_like_a_path(name):
+    return name.startswith(("/", "./", "../", ".\\", "..\\")) or (
+        os.sep != "/" and os.path.isabs(name)
+    )
 
 
 def _load_tfds(name, data_dir, download):
@@ -408,10 +448,11 @@ def load(
 
     Where the data come from:
 
-    - `"fashion_mnist"` and `"mnist"`: local IDX files when found (in
-      `data_dir`, `data_dir/fashion-mnist`, then `/usr/share/datasets/...`
-      where the Debian package `dataset-fashion-mnist` puts them, then the
-      `keras.datasets` cache), so they load offline; otherwise through TFDS.
+    - `"fashion_mnist"` and `"mnist"`: local IDX files when found, so they
+      load offline; otherwise through TFDS. With `data_dir`, only `data_dir`,
+      `data_dir/fashion-mnist` and `data_dir/fashion_mnist` are searched;
+      without it, `/usr/share/datasets/...` (where the Debian package
+      `dataset-fashion-mnist` puts them), then the `keras.datasets` cache.
     - any other name: tensorflow-datasets (`cifar10`, `cifar100`,
       `svhn_cropped`, ...), with `data_dir` as its data directory. Its
       `train` split is the training data; `test` (or else `validation`) the
@@ -441,13 +482,19 @@ def load(
 
     Raises:
         FileNotFoundError: if MNIST/Fashion-MNIST files are neither found
-            locally nor obtainable through TFDS.
+            locally nor obtainable through TFDS, if `name` is the path of a
+            folder that does not exist, or if `data_dir` does not exist and
+            `download=False`.
         RuntimeError: if TFDS cannot provide another dataset.
-        ValueError: for invalid arguments or corrupt IDX files.
+        ValueError: for invalid arguments (`data_dir` a file) or corrupt IDX
+            files.
     """
     _check_dtype(dtype)
     _check_batch_size(batch_size)
     name = os.fspath(name)  # a pathlib.Path names a directory
+    if name.startswith("~"):
+        name = os.path.expanduser(name)
+    data_dir = _check_data_dir(data_dir, download)
     if os.path.isdir(name):
         return load_image_directory(
             name,
@@ -457,6 +504,18 @@ def load(
             dtype=dtype,
             as_dataset=as_dataset,
             batch_size=batch_size,
+        )
+    if _looks_like_a_path(name):
+        if os.path.exists(name):
+            raise ValueError(
+                "Invalid value received for argument `name`. Expected a dataset "
+                f"name or a folder of images. Received: name={name!r}, which is "
+                "a file"
+            )
+        raise FileNotFoundError(
+            f"Image folder {name!r} does not exist. Expected a dataset name "
+            "(fashion_mnist, cifar10, ...) or an existing folder with one "
+            "sub-folder per class."
         )
     base = _base_name(name)
     common = dict(
