@@ -19,15 +19,19 @@ def is_local(path):
 
 
 @contextlib.contextmanager
-def replace_on_success(path, mode="w", durable=True):
+def replace_on_success(path, mode="w", durable=False):
     """Opens a temporary file that replaces `path` when the block succeeds.
 
     Args:
         path: the file to write (local).
         mode: `"w"` or `"wb"`.
         durable: flush to disk (`fsync`) before the rename, so that the new
-            content also survives a power loss or a preempted machine, not
-            only a killed process.
+            content also survives a power loss, not only a killed process.
+            Off by default: a search writes several files per trial, and an
+            `fsync` costs milliseconds on a busy disk. Without it, a kill at
+            any moment still leaves the old or the new file; a power cut may
+            lose the last seconds (or, on file systems without ext4's
+            rename heuristic, leave an empty file, which a reload reports).
 
     Yields:
         The open temporary file. If the block raises, it is removed and
@@ -51,7 +55,7 @@ def replace_on_success(path, mode="w", durable=True):
         raise
 
 
-def write_json(path, obj, durable=True, **dumps_kwargs):
+def write_json(path, obj, durable=False, **dumps_kwargs):
     """Writes `json.dumps(obj, **dumps_kwargs)` to `path` atomically."""
     text = json.dumps(obj, **dumps_kwargs)
     with replace_on_success(path, "w", durable=durable) as f:
