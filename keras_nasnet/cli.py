@@ -50,6 +50,13 @@ class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, like `CLIError`'s."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -110,6 +117,12 @@ def _read_search_settings(directory):
 
 
 def _load_data(dataset, data_dir, validation_images, train_images, seed):
+    if data_dir is not None and not os.path.isdir(data_dir):
+        problem = "is not a directory" if os.path.exists(data_dir) else "does not exist"
+        raise CLIError(
+            f"--data-dir {data_dir!r} {problem}; pass the folder holding the IDX "
+            "files or tensorflow-datasets' data (create it first for a download)"
+        )
     from keras_nasnet import data
 
     try:
@@ -139,9 +152,14 @@ def _genotype_from_argument(text):
 
     if text.lower().replace("-", "_") in genotypes.KNOWN_GENOTYPES:
         return genotypes.get(text)
+    if os.path.isdir(text):
+        raise CLIError(f"genotype file {text!r} is a directory")
     if os.path.isfile(text):
-        with open(text) as f:
-            content = f.read()
+        try:
+            with open(text, encoding="utf-8") as f:
+                content = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise CLIError(f"{text}: cannot read the genotype file ({e})") from None
         try:
             if content.lstrip().startswith("{"):
                 return Genotype.from_json(content)
@@ -579,7 +597,7 @@ def cmd_report(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="keras-nasnet",
         description="Neural architecture search for Keras, NASNet and AmoebaNet style: "
         "search cells on a small proxy, enlarge the best, train it, export it.",

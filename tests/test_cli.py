@@ -1,11 +1,14 @@
 """End-to-end tests of the `keras-nasnet` command on the committed real subset."""
 
+import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,29 +185,111 @@ def test_train_and_export_serve_the_same_predictions(tmp_path, capsys):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
+def _bad_inputs(root):
+    """Files to point the CLI at: a plain file, a folder of IDX files with a
+    truncated one, and genotype files that are wrong in several ways."""
+    root.mkdir()
+    (root / "notes.txt").write_text("not a folder")
+    truncated = root / "truncated"
+    truncated.mkdir()
+    for name in os.listdir(DATA_DIR):
+        shutil.copy(os.path.join(DATA_DIR, name), truncated / name)
+    images = truncated / "train-images-idx3-ubyte.gz"
+    images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:5000]))
+    (root / "bad.json").write_text('{"normal": {"blocks": [}')
+    (root / "deep.json").write_text('{"normal": ' * 100_000)
+    (root / "bad.txt").write_text(
+        "normal: sep_conv_3x3(7) + identity(0)\nreduction: identity(0) + identity(1)"
+    )
+    (root / "binary.txt").write_bytes(b"\xff\xfe\x00 not text")
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
         (["search", "--dataset", "no_such_dataset_xyz", "--max-trials", "1"], "no_such_dataset_xyz"),
         (["search", "--population-size", "2", "--sample-size", "3", "--max-trials", "1"], "--sample-size"),
         (["search", "--validation-images", "999999", "--max-trials", "1"], "validation"),
+        (["search", "--data-dir", "{in}/missing"], "--data-dir '{in}/missing' does not exist"),
+        (["search", "--data-dir", "{in}/notes.txt"], "notes.txt' is not a directory"),
+        (["search", "--data-dir", "{in}/truncated"], "train-images-idx3-ubyte.gz: the file is truncated"),
+        (["search", "--max-trials", "0"], "--max-trials"),
+        (["search", "--epochs", "-1"], "--epochs"),
+        (["search", "--filters", "0"], "--filters"),
+        (["search", "--learning-rate", "0"], "--learning-rate"),
+        (["search", "--drop-path-keep-prob", "1.5"], "--drop-path-keep-prob"),
+        (["search", "--seed", "-2"], "--seed"),
+        (["search", "--strategy", "grid"], "--strategy"),
+        (["train", "nasnet_a", "--filters", "0"], "--filters"),
+        (["train", "nasnet_a", "--data-dir", "{in}/missing"], "does not exist"),
+        (["train", "{in}/bad.json"], "bad.json: not a valid genotype"),
+        (["train", "{in}/deep.json"], "deep.json: not a valid genotype"),
+        (["train", "{in}/bad.txt"], "bad.txt: not a valid genotype"),
+        (["train", "{in}/binary.txt"], "binary.txt: cannot read the genotype file"),
+        (["train", "{in}"], "is a directory"),
+        (["train", "normal: identity(0) + identity(1)"], "no reduction cell"),
         (["show", "normal: bad_op(0) + identity(1); reduction: identity(0) + identity(1)"], "bad_op"),
         (["show", "not_a_genotype"], "not a published name"),
         (["train", "nasnet_a", "--output", "model.h5"], ".keras"),
         (["report", "missing_dir"], "does not exist"),
+        (["report", "missing_dir", "--top-k", "0"], "--top-k"),
         (["show", "--from-search", "missing_dir"], "does not exist"),
         (["export", "missing.keras", "--saved-model", "x"], "does not exist"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    _bad_inputs(tmp_path / "in")
+    argv = [a.replace("{in}", "in") for a in argv]
+    message = message.replace("{in}", "in")
     if argv[0] == "search":
-        argv = argv + ["--data-dir", DATA_DIR, "--directory", "s"]
-    code, out, err = _run(argv, capsys)
+        if "--data-dir" not in argv:
+            argv = argv + ["--data-dir", DATA_DIR]
+        argv = argv + ["--directory", "s"]
+    before = _tree(str(tmp_path))
+    try:
+        code, out, err = _run(argv, capsys)
+    except SystemExit as e:  # argparse's own errors
+        code, err = e.code, capsys.readouterr().err
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
-    assert os.listdir(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == ["in"]
+    assert _tree(str(tmp_path)) == before
+
+
+def test_existing_outputs_are_never_modified(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.keras").write_bytes(b"a trained model")
+    (tmp_path / "copy.keras").write_bytes(b"keep")
+    (tmp_path / "served").mkdir()
+    (tmp_path / "served" / "saved_model.pb").write_bytes(b"keep")
+    (tmp_path / "diagrams").mkdir()
+    (tmp_path / "diagrams" / "genotype_normal.png").write_bytes(b"keep")
+    (tmp_path / "old_search").mkdir()
+    (tmp_path / "old_search" / "search.json").write_text('{"strategy": "evolution"}')
+    (tmp_path / "broken_search").mkdir()
+    (tmp_path / "broken_search" / "search.json").write_text('{"strategy": ')
+    (tmp_path / "a_file").write_text("keep")
+    cases = [
+        (["export", "model.keras", "--keras", "copy.keras"], "'copy.keras' already exists"),
+        (["export", "model.keras", "--saved-model", "served"], "'served' already exists"),
+        (["train", "nasnet_a", "--output", "model.keras"], "'model.keras' already exists"),
+        (["show", "nasnet_a", "--output", "diagrams"], "genotype_normal.png' already exists"),
+        (["search", "--directory", "old_search", *TINY], "--resume"),
+        (["search", "--directory", "broken_search", "--resume", *TINY], "corrupt"),
+        (["search", "--directory", "a_file", *TINY], "is not a directory"),
+    ]
+    def snapshot():
+        tree = _tree(str(tmp_path))
+        return tree, {path: Path(path).read_bytes() for path in tree}
+
+    for argv, message in cases:
+        before = snapshot()
+        code, out, err = _run(argv, capsys)
+        assert code == 2 and message in err, (argv, err)
+        assert len(err.strip().splitlines()) == 1
+        assert snapshot() == before, argv
 
 
 def test_foreign_or_existing_directories_are_not_touched(evolution_search, tmp_path, capsys):
