@@ -251,6 +251,14 @@ def test_rnn_controller_forwards_controller_options(tmp_path):
             lambda d: RNNController(_cells_only, controller_update="sgd", directory=d),
             "`controller_update`",
         ),
+        (
+            lambda d: AgingEvolution(_cells_only, executions_per_trial=0, directory=d),
+            "`executions_per_trial`",
+        ),
+        (
+            lambda d: RNNController(_cells_only, max_model_size=-5, directory=d),
+            "`max_model_size`",
+        ),
     ],
 )
 def test_bad_options_raise_clear_errors(tmp_path, make, match):

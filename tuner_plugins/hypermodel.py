@@ -60,14 +60,24 @@ _SETTINGS = {
     "filters": (lambda v: _is_int(v) and v >= 2, "an integer >= 2", False, int),
     "epochs": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", True, int),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1", True, int),
-    "learning_rate": (lambda v: _is_real(v) and v > 0, "a number > 0", False, float),
+    "learning_rate": (
+        lambda v: _is_real(v) and 0 < v < math.inf,
+        "a finite number > 0",
+        False,
+        float,
+    ),
     "drop_path_keep_prob": (
         lambda v: _is_real(v) and 0 < v <= 1,
         "a number in (0, 1]",
         False,
         float,
     ),
-    "weight_decay": (lambda v: _is_real(v) and v >= 0, "a number >= 0", False, float),
+    "weight_decay": (
+        lambda v: _is_real(v) and 0 <= v < math.inf,
+        "a finite number >= 0",
+        False,
+        float,
+    ),
 }
 
 
@@ -275,6 +285,16 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         name=None,
         tunable=True,
     ):
+        if name is not None and not isinstance(name, str):
+            raise ValueError(
+                "Invalid value received for argument `name`. Expected a string "
+                f"or None. Received: name={name!r}"
+            )
+        if not isinstance(tunable, bool):
+            raise ValueError(
+                "Invalid value received for argument `tunable`. Expected a "
+                f"bool. Received: tunable={tunable!r}"
+            )
         super().__init__(name=name, tunable=tunable)
         self.num_classes = _check_int("num_classes", num_classes, 2)
         if (
@@ -322,7 +342,8 @@ class NASNetHyperModel(keras_tuner.HyperModel):
             "drop_path_keep_prob", drop_path_keep_prob
         )
         self.weight_decay = _check_setting("weight_decay", weight_decay)
-        if jit_compile not in (True, False, "auto"):
+        # Not `in (True, False, "auto")`: 1 == True and 0.0 == False.
+        if not (isinstance(jit_compile, bool) or jit_compile == "auto"):
             raise ValueError(
                 "Invalid value received for argument `jit_compile`. Expected "
                 f"True, False or 'auto'. Received: jit_compile={jit_compile!r}"

@@ -16,11 +16,21 @@ Architectures for Scalable Image Recognition", section 3 and appendix A.
 import keras_tuner
 
 from keras_nasnet import _atomic
+from keras_nasnet._validation import check_int, fail, is_int
 from tuner_plugins import cell_hps
 from tuner_plugins import controller as controller_lib
 from tuner_plugins import evolution as evolution_lib
 from tuner_plugins.failures import TrialFailureMixin
 from tuner_plugins.oracle import NASOracle
+
+
+def _check_tuner_kwargs(kwargs):
+    """The `keras_tuner.Tuner` arguments keras-tuner takes unchecked."""
+    if "executions_per_trial" in kwargs:
+        check_int("executions_per_trial", kwargs["executions_per_trial"], 1)
+    size = kwargs.get("max_model_size")
+    if size is not None and not (is_int(size) and size >= 1):
+        fail("max_model_size", "an integer >= 1 (parameters) or None", size)
 
 
 class _NASTuner(TrialFailureMixin, keras_tuner.Tuner):
@@ -129,6 +139,7 @@ class AgingEvolution(_NASTuner):
         max_consecutive_failed_trials=3,
         **kwargs,
     ):
+        _check_tuner_kwargs(kwargs)
         self.seed = seed
         oracle = NASOracle(
             objective=objective,
@@ -242,6 +253,7 @@ class RNNController(_NASTuner):
         controller_init_range=controller_lib.DEFAULT_INIT_RANGE,
         **kwargs,
     ):
+        _check_tuner_kwargs(kwargs)
         self.seed = seed
         oracle = NASOracle(
             objective=objective,
