@@ -6,9 +6,13 @@ The role comes from keras-tuner's environment variables: KERASTUNER_TUNER_ID
 containing "chief" serves the oracle over gRPC, any other id runs trials.
 A trial trains nothing: its score is the number of decisions equal to a fixed
 target genotype. Each worker appends every trial it ends to LOG_FILE.
+DISTRIBUTED_TRIAL_SLEEP (seconds a trial takes, default 0.02) and
+DISTRIBUTED_TRIAL_TIMEOUT (the oracle's `trial_timeout`) come from the
+environment.
 """
 
 import json
+import os
 import sys
 import time
 
@@ -29,7 +33,7 @@ def main(directory, strategy, max_trials, log_file):
         def run_trial(self, trial):
             values = trial.hyperparameters.values
             # Long enough for the two workers' trials to overlap.
-            time.sleep(0.02)
+            time.sleep(float(os.environ.get("DISTRIBUTED_TRIAL_SLEEP", "0.02")))
             return {"score": float(sum(values.get(k) == v for k, v in target.items()))}
 
         def on_trial_end(self, trial):
@@ -52,6 +56,11 @@ def main(directory, strategy, max_trials, log_file):
         sample_size=3,
         controller_batch_size=4,
         controller_units=16,
+        trial_timeout=(
+            float(os.environ["DISTRIBUTED_TRIAL_TIMEOUT"])
+            if "DISTRIBUTED_TRIAL_TIMEOUT" in os.environ
+            else None
+        ),
     )
     tuner = ScoreTuner(oracle, directory=directory, project_name="search")
     tuner.search()

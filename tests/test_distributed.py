@@ -27,8 +27,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(tmp_path, strategy, tuner_id, port):
+def start(tmp_path, strategy, tuner_id, port, **extra_env):
     env = {
+        **extra_env,
         **os.environ,
         "KERASTUNER_ORACLE_IP": "127.0.0.1",
         "KERASTUNER_ORACLE_PORT": str(port),
@@ -109,3 +110,56 @@ def test_chief_and_two_workers_run_the_search_to_the_end(tmp_path, strategy):
     if strategy == "controller":
         # The chief updated the policy (24 trials, minibatches of 4).
         assert (tmp_path / "project" / "search" / "controller.npz").exists()
+
+
+def test_a_worker_killed_mid_trial_loses_nothing(tmp_path):
+    # tuner0 dies (SIGKILL) in the middle of a trial. With `trial_timeout`,
+    # the chief takes its trial back after 4 s of silence, tuner1 runs it,
+    # and the chief exits once the search is over.
+    port = free_port()
+    env = {"DISTRIBUTED_TRIAL_SLEEP": "0.4", "DISTRIBUTED_TRIAL_TIMEOUT": "4"}
+    processes = {
+        name: start(tmp_path, "evolution", name, port, **env)
+        for name in ("chief", "tuner0", "tuner1")
+    }
+    deadline = time.monotonic() + TIMEOUT_S
+    victim_log = tmp_path / "tuner0.log"
+    try:
+        while not (
+            victim_log.exists() and len(victim_log.read_text().splitlines()) >= 2
+        ):
+            assert time.monotonic() < deadline, tail(tmp_path, "tuner0")
+            time.sleep(0.05)
+        time.sleep(0.15)  # inside its third trial (each sleeps 0.4 s)
+        processes["tuner0"][0].kill()
+        for name in ("chief", "tuner1"):
+            process = processes[name][0]
+            try:
+                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name} did not exit:\n{tail(tmp_path, name)}")
+            assert process.returncode == 0, f"{name} failed:\n{tail(tmp_path, name)}"
+    finally:
+        for process, out in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+            out.close()
+
+    with open(tmp_path / "project" / "search" / "oracle.json") as f:
+        state = json.load(f)
+    ended = [
+        json.loads(line)
+        for name in ("tuner0", "tuner1")
+        for line in (tmp_path / f"{name}.log").read_text().splitlines()
+    ]
+    # Every trial ended exactly once and COMPLETED: the killed one too, on
+    # tuner1, after it was taken back.
+    assert sorted(state["end_order"]) == [f"{i:02d}" for i in range(MAX_TRIALS)]
+    assert sorted(r["trial_id"] for r in ended) == sorted(state["end_order"])
+    assert all(r["status"] == "COMPLETED" for r in ended)
+    taken_back = state["nas_oracle"]["taken_back"]
+    assert list(taken_back.values()) == [1]
+    (trial_id,) = taken_back
+    trial_log = [r for r in ended if r["trial_id"] == trial_id]
+    assert len(trial_log) == 1

@@ -31,6 +31,8 @@ Architectures for Scalable Image Recognition" (section 3, appendix A).
 
 import json
 import os
+import threading
+import time
 import zlib
 
 import keras_tuner
@@ -101,6 +103,15 @@ class NASOracle(keras_tuner.Oracle):
         controller_init_range: weights start uniform in `[-r, r]` (paper: 0.1).
         allow_new_entries, tune_new_entries, max_retries_per_trial,
         max_consecutive_failed_trials: as for `keras_tuner.Oracle`.
+        trial_timeout: seconds after which a running trial whose tuner sent
+            nothing (no `update_trial`, `end_trial` or `create_trial`) is
+            taken back: in distributed tuning, a worker that was killed or
+            preempted. The trial is queued for another worker (once; a
+            second time it ends FAILED, since it may be what kills its
+            workers), and the silent tuner no longer keeps the chief from
+            exiting. `None` (default) waits forever, as keras-tuner does. Set
+            it well above the longest trial: a late report of a trial taken
+            back is kept only if no other worker has started it again.
 
     Raises:
         ValueError: on an unknown strategy or an out-of-range option.
@@ -144,12 +155,23 @@ class NASOracle(keras_tuner.Oracle):
         tune_new_entries=True,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=3,
+        trial_timeout=None,
     ):
         if strategy not in STRATEGIES:
             raise ValueError(
                 "Invalid value received for argument `strategy`. Expected one "
                 f"of {', '.join(repr(s) for s in STRATEGIES)}. "
                 f"Received: strategy={strategy!r}"
+            )
+        if trial_timeout is not None and (
+            isinstance(trial_timeout, bool)
+            or not isinstance(trial_timeout, (int, float))
+            or not trial_timeout > 0
+        ):
+            raise ValueError(
+                "Invalid value received for argument `trial_timeout`. "
+                "Expected a positive number of seconds or None. Received: "
+                f"trial_timeout={trial_timeout!r}"
             )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(
@@ -197,6 +219,10 @@ class NASOracle(keras_tuner.Oracle):
         # True while `create_trial` runs: it would rewrite oracle.json, which
         # `reload` does not need (see `_ONGOING` below).
         self._defer_save = False
+        self.trial_timeout = trial_timeout
+        self._last_heard = {}  # tuner_id -> time.monotonic() of its last call
+        self._taken_back = {}  # trial_id -> times its tuner went silent
+        self._watchdog = None
 
     # ------------------------------------------------------------------ helpers
     # Public to the strategies; all of them read state, none writes it.
@@ -277,11 +303,73 @@ class NASOracle(keras_tuner.Oracle):
         # for a retry was running), so one oracle.json write per trial, in
         # `end_trial`, is enough -- and at thousands of trials that write is
         # most of the oracle's time.
+        self._heard_from(tuner_id)
+        self._take_back_abandoned_trials()
         self._defer_save = True
         try:
             return super().create_trial(tuner_id)
         finally:
             self._defer_save = False
+
+    # ------------------------------------------------------ abandoned trials
+
+    def _heard_from(self, tuner_id):
+        if self.trial_timeout is None or tuner_id is None:
+            return
+        self._last_heard[tuner_id] = time.monotonic()
+        if self._watchdog is None:
+            # The chief's gRPC loop only checks, every 20 s, that no trial is
+            # ongoing and no tuner id is left; nothing else would call the
+            # oracle once every live worker is done.
+            self._watchdog = threading.Thread(
+                target=self._watch, name="NASOracle-trial-timeout", daemon=True
+            )
+            self._watchdog.start()
+
+    def _watch(self):
+        period = max(0.5, min(self.trial_timeout / 4.0, 30.0))
+        while True:
+            time.sleep(period)
+            self._take_back_abandoned_trials_locked()
+
+    @keras_tuner.synchronized
+    def _take_back_abandoned_trials_locked(self):
+        self._take_back_abandoned_trials()
+
+    def _take_back_abandoned_trials(self):
+        """Queues again the trials of tuners silent for `trial_timeout`."""
+        if self.trial_timeout is None:
+            return
+        now = time.monotonic()
+        silent = {
+            tuner_id
+            for tuner_id in list(self.tuner_ids)
+            if now - self._last_heard.get(tuner_id, now) > self.trial_timeout
+        }
+        for tuner_id in silent:
+            self.tuner_ids.discard(tuner_id)
+            self._last_heard.pop(tuner_id, None)
+            trial = self.ongoing_trials.pop(tuner_id, None)
+            if trial is None:
+                continue
+            count = self._taken_back.get(trial.trial_id, 0) + 1
+            self._taken_back[trial.trial_id] = count
+            trial.message = (
+                f"Its tuner {tuner_id!r} sent nothing for more than "
+                f"{self.trial_timeout:g} s (trial_timeout): killed, "
+                "preempted or out of memory?"
+            )
+            if count > 1:
+                trial.message += f" Taken back {count} times: FAILED."
+                trial.status = _TrialStatus.FAILED
+                super().end_trial(trial)
+                if self.strategy.on_trial_end(self):
+                    self._save_strategy_files()
+                continue
+            trial.status = _TrialStatus.INVALID
+            self._retry_queue.append(trial.trial_id)
+            self._save_trial(trial)
+            self.save()
 
     def populate_space(self, trial_id):
         # Called by `create_trial`, under the lock: nothing here may raise for
@@ -323,7 +411,15 @@ class NASOracle(keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def _update_trial_locked(self, trial_id, metrics, step):
+        self._heard_from(self._tuner_of(trial_id))
         return super().update_trial(trial_id, metrics, step=step)
+
+    def _tuner_of(self, trial_id):
+        """The tuner id running `trial_id`, or None."""
+        return next(
+            (tid for tid, t in self.ongoing_trials.items() if t.trial_id == trial_id),
+            None,
+        )
 
     def end_trial(self, trial, status=None):
         """Ends a trial; see `keras_tuner.Oracle.end_trial`.
@@ -350,14 +446,15 @@ class NASOracle(keras_tuner.Oracle):
 
     @keras_tuner.synchronized
     def _end_trial_locked(self, trial):
-        tuner_id = next(
-            (
-                tid
-                for tid, t in self.ongoing_trials.items()
-                if t.trial_id == trial.trial_id
-            ),
-            None,
-        )
+        tuner_id = self._tuner_of(trial.trial_id)
+        if tuner_id is None and trial.trial_id in self._taken_back:
+            # A late report of a trial taken back from a silent tuner: kept
+            # while the trial waits for a retry; ignored once another tuner
+            # runs it again or it has ended.
+            if trial.trial_id not in self._retry_queue:
+                return None
+            self._retry_queue.remove(trial.trial_id)
+        self._heard_from(tuner_id)
         stopped_before = self._stop_message is not None
         super().end_trial(trial)
         if self.strategy.on_trial_end(self):
@@ -443,6 +540,7 @@ class NASOracle(keras_tuner.Oracle):
             "format": _STATE_FORMAT,
             "strategy": self.strategy.name,
             "strategy_state": self.strategy.get_state(),
+            "taken_back": dict(self._taken_back),
         }
         return state
 
@@ -461,6 +559,7 @@ class NASOracle(keras_tuner.Oracle):
                 "continue it, or `overwrite=True` to start a new search."
             )
         self.strategy.set_state(nas_state["strategy_state"])
+        self._taken_back = dict(nas_state.get("taken_back", {}))
         project_dir = self._maybe_project_dir()
         if project_dir is not None:
             self.strategy.load_files(project_dir)
