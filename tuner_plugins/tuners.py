@@ -101,6 +101,9 @@ class AgingEvolution(_NASTuner):
         max_consecutive_failed_trials: FAILED trials in a row before
             `search` stops with `TooManyFailedTrialsError` (a RuntimeError)
             listing their reasons.
+        trial_timeout: seconds of silence after which a distributed
+            worker's trial is given to another worker (see `NASOracle`);
+            `None` waits forever.
         **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`,
             `overwrite`, `executions_per_trial`, `max_model_size`, ...).
 
@@ -137,6 +140,7 @@ class AgingEvolution(_NASTuner):
         allow_new_entries=True,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=3,
+        trial_timeout=None,
         **kwargs,
     ):
         _check_tuner_kwargs(kwargs)
@@ -154,6 +158,7 @@ class AgingEvolution(_NASTuner):
             allow_new_entries=allow_new_entries,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            trial_timeout=trial_timeout,
         )
         super().__init__(oracle, hypermodel, **kwargs)
 
@@ -184,6 +189,9 @@ class RNNController(_NASTuner):
         max_consecutive_failed_trials: FAILED trials in a row before
             `search` stops with `TooManyFailedTrialsError` (a RuntimeError)
             listing their reasons.
+        trial_timeout: seconds of silence after which a distributed
+            worker's trial is given to another worker (see `NASOracle`);
+            `None` waits forever.
         controller_units: LSTM units per layer (paper: 100).
         controller_layers: number of LSTM layers (paper: 1).
         controller_learning_rate: the controller's Adam learning rate
@@ -238,6 +246,7 @@ class RNNController(_NASTuner):
         allow_new_entries=True,
         max_retries_per_trial=0,
         max_consecutive_failed_trials=3,
+        trial_timeout=None,
         controller_units=controller_lib.DEFAULT_UNITS,
         controller_layers=controller_lib.DEFAULT_LAYERS,
         controller_learning_rate=controller_lib.DEFAULT_LEARNING_RATE,
@@ -265,6 +274,7 @@ class RNNController(_NASTuner):
             allow_new_entries=allow_new_entries,
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
+            trial_timeout=trial_timeout,
             controller_units=controller_units,
             controller_layers=controller_layers,
             controller_learning_rate=controller_learning_rate,
