@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+from keras_nasnet import _atomic
+
 SEARCH_FILE = "search.json"
 STRATEGIES = ("evolution", "controller", "random", "bayesian")
 OP_SETS = ("nasnet", "amoebanet")
@@ -79,16 +81,6 @@ _positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer")
 _non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0")
 _probability = _argument_type(float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
 _positive_float = _argument_type(float, lambda v: v > 0, "a positive number")
-
-
-def _write_json_atomic(path, data):
-    # A crash mid-write must never leave a truncated file behind.
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _read_search_settings(directory):
@@ -362,7 +354,11 @@ def cmd_search(args):
         )
         os.makedirs(directory, exist_ok=True)
         if not os.path.isfile(search_file) or args.max_trials:
-            _write_json_atomic(search_file, settings)
+            # Written once per search: durable, since it is what --resume
+            # needs first.
+            _atomic.write_json(
+                search_file, settings, durable=True, indent=2, sort_keys=True
+            )
         tuner = _make_tuner(settings, hypermodel, directory, settings["max_trials"])
     except ValueError as e:
         raise CLIError(str(e)) from None
