@@ -354,3 +354,43 @@ def test_controller_arguments_are_validated(kwargs, message):
     with pytest.raises(ValueError) as error:
         NASOracle(objective=OBJECTIVE, strategy="controller", **kwargs)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_trials": 0}, "Received: max_trials=0"),
+        ({"max_trials": "10"}, "Received: max_trials='10'"),
+        ({"max_trials": True}, "Received: max_trials=True"),
+        ({"max_retries_per_trial": -1}, "Received: max_retries_per_trial=-1"),
+        ({"max_retries_per_trial": 1.5}, "Received: max_retries_per_trial=1.5"),
+        (
+            {"max_consecutive_failed_trials": "3"},
+            "Received: max_consecutive_failed_trials='3'",
+        ),
+        ({"seed": -1}, "Expected an integer >= 0. Received: seed=-1"),
+        ({"trial_timeout": 0}, "Received: trial_timeout=0"),
+        ({"trial_timeout": float("inf")}, "Received: trial_timeout=inf"),
+    ],
+)
+def test_keras_tuner_arguments_are_validated(strategy, kwargs, message):
+    with pytest.raises(ValueError) as error:
+        NASOracle(objective=OBJECTIVE, strategy=strategy, **kwargs)
+    assert f"argument `{next(iter(kwargs))}`" in str(error.value)
+    assert message in str(error.value)
+
+
+def test_too_many_failures_list_each_reason(tmp_path, strategy):
+    oracle = make_oracle(tmp_path, strategy, max_consecutive_failed_trials=2)
+    run_trials(oracle, 2)
+    for reason in ("loss became NaN", "out of memory"):
+        trial = oracle.create_trial("tuner0")
+        trial.status = trial_module.TrialStatus.FAILED
+        trial.message = reason
+        if reason == "out of memory":
+            with pytest.raises(RuntimeError) as error:
+                oracle.end_trial(trial)
+        else:
+            oracle.end_trial(trial)
+    lines = str(error.value).splitlines()
+    assert lines[1:] == ["- trial 002: loss became NaN", "- trial 003: out of memory"]

@@ -41,9 +41,10 @@ from keras_tuner.src import backend as kt_backend
 from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.engine import trial as trial_module
 
-from keras_nasnet import _atomic
+from keras_nasnet import _atomic, _validation
 from tuner_plugins import controller as controller_lib
 from tuner_plugins import evolution as evolution_lib
+from tuner_plugins.failures import failure_reason
 
 STRATEGIES = ("evolution", "controller")
 _TrialStatus = trial_module.TrialStatus
@@ -163,21 +164,24 @@ class NASOracle(keras_tuner.Oracle):
                 f"of {', '.join(repr(s) for s in STRATEGIES)}. "
                 f"Received: strategy={strategy!r}"
             )
-        if trial_timeout is not None and (
-            isinstance(trial_timeout, bool)
-            or not isinstance(trial_timeout, (int, float))
-            or not trial_timeout > 0
+        # keras-tuner takes these unchecked and fails trials later.
+        if max_trials is not None:  # None: no limit, as in keras-tuner
+            max_trials = _validation.check_int("max_trials", max_trials, 1)
+        max_retries_per_trial = _validation.check_int(
+            "max_retries_per_trial", max_retries_per_trial, 0
+        )
+        if max_consecutive_failed_trials is not None:
+            max_consecutive_failed_trials = _validation.check_int(
+                "max_consecutive_failed_trials", max_consecutive_failed_trials, 1
+            )
+        if trial_timeout is not None and not (
+            _validation.is_real(trial_timeout) and 0 < trial_timeout < float("inf")
         ):
-            raise ValueError(
-                "Invalid value received for argument `trial_timeout`. "
-                "Expected a positive number of seconds or None. Received: "
-                f"trial_timeout={trial_timeout!r}"
+            _validation.fail(
+                "trial_timeout", "a positive number of seconds or None", trial_timeout
             )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(
-                "Invalid value received for argument `seed`. Expected an "
-                f"integer or None. Received: seed={seed!r}"
-            )
+        if seed is not None:
+            seed = _validation.check_int("seed", seed, 0)
         super().__init__(
             objective=objective,
             max_trials=max_trials,
@@ -480,10 +484,13 @@ class NASOracle(keras_tuner.Oracle):
                 break
             run += 1
         if run >= limit:
-            last = self.trials[self.end_order[-1]]
+            failed = [self.trials[t] for t in self.end_order[-limit:]]
             self._stop_message = (
-                "Number of consecutive failures exceeded the limit "
-                f"of {limit}.\n" + (last.message or "")
+                f"Number of consecutive failures exceeded the limit of {limit}.\n"
+                + "\n".join(
+                    f"- trial {t.trial_id}: {failure_reason(t) or 'no reason recorded'}"
+                    for t in failed
+                )
             )
 
     # -------------------------------------------------------------- persistence
