@@ -353,13 +353,15 @@ def cmd_search(args):
             run_eagerly=args.eager,
         )
         os.makedirs(directory, exist_ok=True)
+        # Reloading first: a resume that fails (a damaged state file) must
+        # leave every file as it was, search.json included.
+        tuner = _make_tuner(settings, hypermodel, directory, settings["max_trials"])
         if not os.path.isfile(search_file) or args.max_trials:
             # Written once per search: durable, since it is what --resume
             # needs first.
             _atomic.write_json(
                 search_file, settings, durable=True, indent=2, sort_keys=True
             )
-        tuner = _make_tuner(settings, hypermodel, directory, settings["max_trials"])
     except ValueError as e:
         raise CLIError(str(e)) from None
     x, y = splits.train

@@ -312,6 +312,31 @@ def test_foreign_or_existing_directories_are_not_touched(evolution_search, tmp_p
     assert code == 2 and "--overwrite" in err and report.read_text() == "keep"
 
 
+def test_resume_with_a_damaged_oracle_json_names_it_and_changes_nothing(
+    evolution_search, tmp_path, capsys
+):
+    directory = str(tmp_path / "damaged")
+    shutil.copytree(evolution_search, directory)
+    oracle_json = next(
+        os.path.join(root, "oracle.json")
+        for root, _, files in os.walk(directory)
+        if "oracle.json" in files
+    )
+    with open(oracle_json) as f:
+        text = f.read()
+    with open(oracle_json, "w") as f:
+        f.write(text[: len(text) // 2])
+    before = _tree(directory)
+    code, out, err = _run(
+        ["search", "--directory", directory, "--resume", "--max-trials", "4", *TINY],
+        capsys,
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "oracle.json is truncated or corrupt" in err and "--resume" in err
+    assert _tree(directory) == before
+
+
 def test_every_subcommand_has_help(capsys):
     for command in ("search", "train", "export", "show", "report"):
         with pytest.raises(SystemExit) as e:
