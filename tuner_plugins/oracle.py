@@ -227,6 +227,8 @@ class NASOracle(keras_tuner.Oracle):
         self._last_heard = {}  # tuner_id -> time.monotonic() of its last call
         self._taken_back = {}  # trial_id -> times its tuner went silent
         self._watchdog = None
+        self._finished_cache = None  # see `_finished_ids`
+        self._retried = set()  # trial ids that ran more than once
 
     # ------------------------------------------------------------------ helpers
     # Public to the strategies; all of them read state, none writes it.
@@ -367,6 +369,7 @@ class NASOracle(keras_tuner.Oracle):
                 trial.message += f" Taken back {count} times: FAILED."
                 trial.status = _TrialStatus.FAILED
                 super().end_trial(trial)
+                self._after_end(trial.trial_id)
                 if self.strategy.on_trial_end(self):
                     self._save_strategy_files()
                 continue
@@ -418,6 +421,24 @@ class NASOracle(keras_tuner.Oracle):
         self._heard_from(self._tuner_of(trial_id))
         return super().update_trial(trial_id, metrics, step=step)
 
+    def _finished_ids(self):
+        """`set(self.end_order)`, kept up to date as the list grows."""
+        order, cache = self.end_order, self._finished_cache
+        if cache is None or cache[0] is not order or cache[1] > len(order):
+            cache = self._finished_cache = [order, 0, set()]
+        if cache[1] < len(order):
+            cache[2].update(order[cache[1] :])
+            cache[1] = len(order)
+        return cache[2]
+
+    def _after_end(self, trial_id):
+        """Bookkeeping after keras-tuner's `end_trial`."""
+        if self._run_times.get(trial_id, 0) > 1:
+            self._retried.add(trial_id)
+        # keras-tuner's display keeps every trial's start time and oracle.json
+        # carried them all; it needs them only until the trial ends.
+        self._display.trial_start.pop(trial_id, None)
+
     def _tuner_of(self, trial_id):
         """The tuner id running `trial_id`, or None."""
         return next(
@@ -461,6 +482,7 @@ class NASOracle(keras_tuner.Oracle):
         self._heard_from(tuner_id)
         stopped_before = self._stop_message is not None
         super().end_trial(trial)
+        self._after_end(trial.trial_id)
         if self.strategy.on_trial_end(self):
             self._save_strategy_files()
         if self._stop_message is not None and not stopped_before:
@@ -504,30 +526,34 @@ class NASOracle(keras_tuner.Oracle):
         # from trials): the start order (the trial ids in order), each
         # finished trial's values hash, and the display's start times of
         # trials that are over. What cannot be derived is kept.
-        finished = set(self.end_order)
+        # Set operations, not Python loops over all trials: this runs after
+        # every trial.
+        finished = self._finished_ids()
+        unfinished = self.trials.keys() - finished
         state.pop("start_order")
-        derived_hashes = {
-            trial_id: value
-            for trial_id, value in self._id_to_hash.items()
-            if trial_id not in finished
+        state["id_to_hash"] = {
+            trial_id: self._id_to_hash[trial_id]
+            for trial_id in unfinished
+            if trial_id in self._id_to_hash
         }
-        state["id_to_hash"] = derived_hashes
         # `_tried_so_far` is the set of the trials' hashes, but for the rare
         # hash shared by two trials and then changed for one of them.
         all_hashes = set(self._id_to_hash.values())
-        state["tried_so_far"] = sorted(set(self._tried_so_far) - all_hashes)
-        state["tried_so_far_missing"] = sorted(all_hashes - set(self._tried_so_far))
+        state["tried_so_far"] = sorted(self._tried_so_far - all_hashes)
+        state["tried_so_far_missing"] = sorted(all_hashes - self._tried_so_far)
         # Run counts: 1 for a finished trial, 0 for a new one; others kept.
         state["run_times"] = {
-            trial_id: count
-            for trial_id, count in self._run_times.items()
-            if count != (1 if trial_id in finished else 0)
+            trial_id: self._run_times.get(trial_id, 0)
+            for trial_id in self._retried | unfinished
+            if self._run_times.get(trial_id, 0) != (trial_id in finished)
         }
         running = {
-            trial_id
-            for trial_id, trial in self.trials.items()
+            trial.trial_id
+            for trial in self.ongoing_trials.values()
             if trial.status == _TrialStatus.RUNNING
         }
+        # Kept small by `_end_trial_locked`; a trial's start time matters
+        # only while it runs.
         display = state["display"]
         display["trial_start"] = {
             trial_id: start
@@ -556,6 +582,7 @@ class NASOracle(keras_tuner.Oracle):
         if nas_state is not None and nas_state.get("format", 1) >= 2:
             state = self._expand_state(state)
         super().set_state(state)
+        self._retried = {t for t, count in self._run_times.items() if count > 1}
         if nas_state is None:
             return
         if nas_state["strategy"] != self.strategy.name:
