@@ -1,0 +1,560 @@
+"""Search quality: best validation accuracy after each trial, per strategy.
+
+Four strategies search the same `NASNetHyperModel` (the same proxy: cells per
+stack N, filters F, blocks per cell B, epochs and image counts are flags) on
+real Fashion-MNIST with the same budget of `--max-trials` trials, once per
+seed: aging evolution (`AgingEvolution`), the RNN controller
+(`RNNController`), `keras_tuner.RandomSearch` and
+`keras_tuner.BayesianOptimization`. For each strategy and seed it records the
+best validation accuracy after each trial (the best-so-far curve; a failed
+trial keeps the previous best). It reports, per strategy, the median, the
+min/max and the interquartile range over seeds of best-so-far at each trial
+count, the final median best, and the number of trials each strategy's median
+curve needs to reach random search's final median best.
+
+The data split is the same for every search (seed 0: `--validation-images`
+held out from the training images, then `--train-images` of the rest); the
+search seed changes the strategy's proposals and, through
+`keras.utils.set_random_seed`, the children's initial weights, which are the
+same across strategies for one seed. Searches alternate strategies within a
+seed, so a change in machine load touches every strategy alike. Each search
+runs in its own temporary directory, `executions_per_trial=1`, `verbose=0`,
+with a progress line per trial on stderr. The JSON is rewritten after each
+search, so `--resume` continues a run that was stopped (e.g. by a 10-minute
+limit per command) without repeating finished searches.
+
+Strategy settings suited to a small budget C (flags, defaults):
+
+- evolution: `--population-size` P = max(2, round(C / 3)) and
+  `--sample-size` S = max(2, round(P / 3)). The paper's P = 100, S = 25 are
+  for C = 20,000; with P near C nothing would be evolved. P = C / 3 leaves
+  two thirds of the budget to mutations; S / P = 1/3 is close to the paper's
+  1/4 (the selection pressure) while keeping S >= 2 for tiny P.
+- controller: `--controller-batch-size` 5 (paper: 20, which would allow only
+  5 updates in 100 trials; 5 gives 20) and `--controller-learning-rate`
+  0.0035, ten times the paper's 0.00035: Adam moves each weight by about the
+  learning rate per step, so 20 updates x 4 PPO steps at the paper's rate
+  move the policy's weights by at most ~0.03 and it stays near uniform.
+  Pass 0.00035 for the paper's rate.
+- bayesian: `--bayesian-initial-points` max(2, round(C / 4)). keras-tuner's
+  default is 3 x the number of hyperparameters (over 120 for a NASNet
+  space), which would make the whole budget random.
+- random: nothing to set.
+
+Full size, on a GPU without TensorFlow (see ../shared/GPU.md; copy the four
+IDX files into `.data/fashion-mnist`), about 2,000 trials: run it in pieces
+with `--resume` under a per-command time limit:
+
+    KERAS_BACKEND=jax python benchmarks/search_quality.py --data-dir .data \\
+        --cells-per-stack 2 --filters 16 --epochs 5 --train-images 10000 \\
+        --validation-images 5000 --max-trials 100 --seeds 0,1,2,3,4 \\
+        --tag gpu --xla --resume
+
+The small CPU run committed under benchmarks/results/:
+
+    python benchmarks/search_quality.py --cells-per-stack 1 --filters 8 \\
+        --num-blocks 2 --epochs 1 --train-images 640 \\
+        --validation-images 320 --max-trials 8 --seeds 0,1 --eager --tag cpu_small
+
+(B = 2 and 640 / 320 images: a trial of B = 5 on 1,000 / 500 images took 85 to
+150 s eagerly on the shared 2-core machine, and 200 to 400 s with XLA on JAX.)
+
+Outputs: `--output` (JSON, default benchmarks/results/search_quality_<tag>.json)
+and, beside it with the same name, a markdown table (`.md`) and a plot of the
+median best-so-far with the min-max range shaded (`.png`, needs matplotlib).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+
+import _common
+import numpy as np
+
+STRATEGIES = ("evolution", "controller", "random", "bayesian")
+REFERENCE = "random"
+OBJECTIVE = "val_accuracy"
+TARGETS = (
+    "evolution reaches random search's final median best in at most half the "
+    "trials; the controller ends at or above random search's final median best"
+)
+
+
+def evolution_defaults(max_trials, population_size=None, sample_size=None):
+    """P and S for a budget of `max_trials` (see the module docstring)."""
+    if population_size is None:
+        population_size = max(2, round(max_trials / 3))
+    if sample_size is None:
+        sample_size = max(2, round(population_size / 3))
+    return population_size, min(sample_size, population_size)
+
+
+def add_proxy_arguments(parser):
+    """The data and proxy flags shared with `workers_throughput.py`."""
+    parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the IDX files (default: the Debian package's and "
+        "keras' cache folders)",
+    )
+    parser.add_argument("--train-images", type=int, default=10000)
+    parser.add_argument("--validation-images", type=int, default=5000)
+    parser.add_argument("--cells-per-stack", type=int, default=2, help="N")
+    parser.add_argument("--filters", type=int, default=16, help="F")
+    parser.add_argument("--num-blocks", type=int, default=5, help="B")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument(
+        "--eager", action="store_true", help="train eagerly (tiny CPU proxies)"
+    )
+    parser.add_argument(
+        "--xla", action="store_true", help="compile children with XLA (GPU)"
+    )
+    parser.add_argument("--max-trials", type=int, default=100)
+    parser.add_argument("--population-size", type=int, default=None)
+    parser.add_argument("--sample-size", type=int, default=None)
+    parser.add_argument("--controller-batch-size", type=int, default=5)
+    parser.add_argument("--controller-learning-rate", type=float, default=0.0035)
+    parser.add_argument("--bayesian-initial-points", type=int, default=None)
+
+
+def proxy_settings(args):
+    """The flags that define the searched problem, as recorded in the JSON."""
+    population_size, sample_size = evolution_defaults(
+        args.max_trials, args.population_size, args.sample_size
+    )
+    return {
+        "dataset": args.dataset,
+        "train_images": args.train_images,
+        "validation_images": args.validation_images,
+        "cells_per_stack": args.cells_per_stack,
+        "filters": args.filters,
+        "num_blocks": args.num_blocks,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "eager": args.eager,
+        "xla": args.xla,
+        "max_trials": args.max_trials,
+        "population_size": population_size,
+        "sample_size": sample_size,
+        "controller_batch_size": args.controller_batch_size,
+        "controller_learning_rate": args.controller_learning_rate,
+        "bayesian_initial_points": args.bayesian_initial_points
+        or max(2, round(args.max_trials / 4)),
+    }
+
+
+def load_data(settings, data_dir):
+    from keras_nasnet import data
+
+    return data.load(
+        settings["dataset"],
+        data_dir=data_dir,
+        validation_size=settings["validation_images"],
+        subset=settings["train_images"],
+        seed=0,
+    )
+
+
+def make_hypermodel(settings, splits):
+    from tuner_plugins import NASNetHyperModel
+
+    return NASNetHyperModel(
+        num_classes=splits.num_classes,
+        input_shape=splits.input_shape,
+        num_blocks=settings["num_blocks"],
+        cells_per_stack=settings["cells_per_stack"],
+        filters=settings["filters"],
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        learning_rate=settings["learning_rate"],
+        jit_compile=True if settings["xla"] else False,
+        run_eagerly=settings["eager"],
+    )
+
+
+def tuner_class(strategy, on_trial_end=None):
+    """The strategy's tuner class, calling `on_trial_end(tuner, trial)` after
+    keras-tuner's own bookkeeping of each trial."""
+    import keras_tuner
+
+    import tuner_plugins
+
+    base = {
+        "evolution": tuner_plugins.AgingEvolution,
+        "controller": tuner_plugins.RNNController,
+        "random": keras_tuner.RandomSearch,
+        "bayesian": keras_tuner.BayesianOptimization,
+    }[strategy]
+    if on_trial_end is None:
+        return base
+
+    class Recorded(base):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            on_trial_end(self, trial)
+
+    Recorded.__name__ = f"Recorded{base.__name__}"
+    return Recorded
+
+
+def make_tuner(
+    strategy, settings, hypermodel, seed, directory, project, cls=None, overwrite=True
+):
+    """The strategy's tuner over `hypermodel`, with the settings' budget and
+    strategy options. `overwrite=False` for processes sharing one project."""
+    extra = {
+        "evolution": dict(
+            population_size=settings["population_size"],
+            sample_size=settings["sample_size"],
+        ),
+        "controller": dict(
+            controller_batch_size=settings["controller_batch_size"],
+            controller_learning_rate=settings["controller_learning_rate"],
+        ),
+        "random": {},
+        "bayesian": dict(num_initial_points=settings["bayesian_initial_points"]),
+    }[strategy]
+    cls = cls or tuner_class(strategy)
+    return cls(
+        hypermodel=hypermodel,
+        objective=OBJECTIVE,
+        max_trials=settings["max_trials"],
+        seed=seed,
+        executions_per_trial=1,
+        directory=directory,
+        project_name=project,
+        overwrite=overwrite,
+        **extra,
+    )
+
+
+def best_so_far(scores):
+    """Running maximum of `scores`; None (a failed trial) keeps the previous
+    best, and counts as 0 before any trial succeeded."""
+    out, best = [], 0.0
+    for score in scores:
+        if score is not None:
+            best = max(best, float(score))
+        out.append(best)
+    return out
+
+
+def run_search(strategy, settings, hypermodel, splits, seed):
+    """One search; returns its record (scores in end order, curve, times)."""
+    import keras
+
+    record = {"scores": [], "statuses": [], "trial_end_s": []}
+    start = time.monotonic()
+
+    def on_trial_end(tuner, trial):
+        record["scores"].append(trial.score)
+        record["statuses"].append(trial.status)
+        record["trial_end_s"].append(round(time.monotonic() - start, 2))
+        curve = best_so_far(record["scores"])
+        score = "-" if trial.score is None else f"{trial.score:.4f}"
+        print(
+            f"[search_quality] {strategy} seed {seed} trial "
+            f"{len(record['scores'])}/{settings['max_trials']} "
+            f"{trial.status.lower()} score {score} best {curve[-1]:.4f} "
+            f"elapsed {time.monotonic() - start:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    keras.utils.set_random_seed(seed)
+    with tempfile.TemporaryDirectory(prefix=f"search_quality_{strategy}_") as tmp:
+        tuner = make_tuner(
+            strategy,
+            settings,
+            hypermodel,
+            seed,
+            tmp,
+            "search",
+            cls=tuner_class(strategy, on_trial_end),
+        )
+        x, y = splits.train
+        tuner.search(x, y, validation_data=splits.validation, verbose=0)
+    record["wall_s"] = round(time.monotonic() - start, 1)
+    record["best_so_far"] = best_so_far(record["scores"])
+    record["failed_trials"] = sum(s != "COMPLETED" for s in record["statuses"])
+    return record
+
+
+def _pad(curve, length):
+    # A search that ended early (e.g. too many failed trials) keeps its best.
+    return list(curve) + [curve[-1] if curve else 0.0] * (length - len(curve))
+
+
+def summarize(runs, max_trials):
+    """Per-strategy statistics over seeds of the best-so-far curves.
+
+    Args:
+        runs: strategy -> seed (str) -> the record of `run_search`.
+        max_trials: the budget.
+
+    Returns:
+        strategy -> {"trials", "median", "min", "max", "q25", "q75",
+        "final_median_best", "trials_to_reach_reference",
+        "seeds_trials_to_reach_reference"}, plus "reference" -> the
+        reference level (random search's final median best) or None.
+    """
+    curves = {
+        strategy: np.array(
+            [_pad(r["best_so_far"], max_trials) for r in by_seed.values()]
+        )
+        for strategy, by_seed in runs.items()
+        if by_seed
+    }
+    reference = None
+    if REFERENCE in curves:
+        reference = float(np.median(curves[REFERENCE][:, -1]))
+
+    def first_reach(curve):
+        if reference is None:
+            return None
+        hits = np.nonzero(np.asarray(curve) >= reference - 1e-9)[0]
+        return int(hits[0]) + 1 if len(hits) else None
+
+    out = {"reference_level": reference, "strategies": {}}
+    for strategy, c in curves.items():
+        median = np.median(c, axis=0)
+        out["strategies"][strategy] = {
+            "seeds": len(c),
+            "trials": list(range(1, max_trials + 1)),
+            "median": [round(float(v), 4) for v in median],
+            "min": [round(float(v), 4) for v in c.min(axis=0)],
+            "max": [round(float(v), 4) for v in c.max(axis=0)],
+            "q25": [round(float(v), 4) for v in np.percentile(c, 25, axis=0)],
+            "q75": [round(float(v), 4) for v in np.percentile(c, 75, axis=0)],
+            "final_median_best": round(float(median[-1]), 4),
+            "final_min_best": round(float(c[:, -1].min()), 4),
+            "final_max_best": round(float(c[:, -1].max()), 4),
+            # Of the median curve; None: never reached within the budget.
+            "trials_to_reach_reference": first_reach(median),
+            "seeds_trials_to_reach_reference": [first_reach(row) for row in c],
+        }
+    return out
+
+
+def targets(summary, max_trials):
+    """The two targets, evaluated on this run (None where not measurable)."""
+    s = summary["strategies"]
+    ref = summary["reference_level"]
+    evolution = controller = None
+    if ref is not None and "evolution" in s:
+        reach = s["evolution"]["trials_to_reach_reference"]
+        evolution = reach is not None and reach <= max_trials / 2
+    if ref is not None and "controller" in s:
+        controller = s["controller"]["final_median_best"] >= round(ref, 4)
+    return {
+        "evolution_reaches_random_final_in_half_the_trials": evolution,
+        "controller_ends_at_or_above_random": controller,
+    }
+
+
+def markdown(report):
+    summary = report["summary"]
+    max_trials = report["settings"]["max_trials"]
+    checkpoints = sorted(
+        {t for t in (1, max_trials // 4, max_trials // 2, max_trials) if t >= 1}
+    )
+    lines = [
+        f"# Search quality ({report.get('tag')})",
+        "",
+        f"{report['scale']}",
+        "",
+        f"Caveat: {report['caveat']}",
+        "",
+        "Best validation accuracy so far, median over seeds [min, max]:",
+        "",
+        "| strategy | seeds | "
+        + " | ".join(f"after {t} trials" for t in checkpoints)
+        + " | trials to reach random's final median best |",
+        "|---|---|" + "---|" * len(checkpoints) + "---|",
+    ]
+    for strategy, st in summary["strategies"].items():
+        cells = [
+            f"{st['median'][t - 1]:.4f} [{st['min'][t - 1]:.4f}, {st['max'][t - 1]:.4f}]"
+            for t in checkpoints
+        ]
+        reach = st["trials_to_reach_reference"]
+        lines.append(
+            f"| {strategy} | {st['seeds']} | "
+            + " | ".join(cells)
+            + f" | {'not reached' if reach is None else reach} "
+            f"(per seed: {st['seeds_trials_to_reach_reference']}) |"
+        )
+    ref = summary["reference_level"]
+    lines += [
+        "",
+        f"Random search's final median best: {'n/a' if ref is None else f'{ref:.4f}'}.",
+        f"Targets ({TARGETS}): {json.dumps(report['targets'])}.",
+        "",
+        f"Command: `{report['command']}`",
+        f"Machine: {report['machine']['cpu']} ({report['machine']['cpu_count']} "
+        f"cores), device {report['device']}, backend {report['backend']}; "
+        f"{report['date_utc']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(report, path):
+    try:
+        import matplotlib
+    except ImportError:
+        print("[search_quality] no matplotlib: no plot", file=sys.stderr)
+        return None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for strategy, st in report["summary"]["strategies"].items():
+        (line,) = ax.plot(
+            st["trials"], st["median"], label=f"{strategy} (n={st['seeds']})"
+        )
+        ax.fill_between(
+            st["trials"], st["min"], st["max"], color=line.get_color(), alpha=0.15
+        )
+    ref = report["summary"]["reference_level"]
+    if ref is not None:
+        ax.axhline(ref, color="gray", linestyle=":", linewidth=1)
+    s = report["settings"]
+    ax.set_xlabel("trials")
+    ax.set_ylabel("best validation accuracy so far")
+    ax.set_title(
+        f"{s['dataset']}: N={s['cells_per_stack']}, F={s['filters']}, "
+        f"B={s['num_blocks']}, {s['epochs']} epoch(s), {s['train_images']} / "
+        f"{s['validation_images']} images\nmedian over seeds, min-max shaded; "
+        "dotted: random search's final median",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _scale(settings, seeds, device):
+    return (
+        f"{len(seeds)} seed(s) x {settings['max_trials']} trials per strategy; "
+        f"proxy N={settings['cells_per_stack']}, F={settings['filters']}, "
+        f"B={settings['num_blocks']}, {settings['epochs']} epoch(s) on "
+        f"{settings['train_images']} training / {settings['validation_images']} "
+        f"validation images of {settings['dataset']}; device: {device}"
+    )
+
+
+def _caveat(settings, seeds):
+    small = settings["max_trials"] < 50 or len(seeds) < 5 or settings["epochs"] < 3
+    if small:
+        return (
+            "Far too small to judge the targets (" + TARGETS + "): with so few "
+            "trials and seeds, and children trained this briefly, differences "
+            "between strategies are within seed-to-seed noise, evolution spends "
+            "most of the budget on its random initial population and the "
+            "controller gets at most a couple of policy updates. It checks that "
+            "the benchmark runs end to end on real data; the figure that can "
+            "judge the targets is the full-size GPU run (see the docstring)."
+        )
+    return (
+        "Medians over few seeds: the spread columns say how far to trust a "
+        "difference between strategies."
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_proxy_arguments(parser)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument(
+        "--tag", default=None, help="names the outputs (default: cpu or gpu)"
+    )
+    parser.add_argument("--output", default=None)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the searches already in --output (same settings) and run "
+        "only the missing ones",
+    )
+    args = parser.parse_args(argv)
+    strategies = args.strategies.split(",")
+    for strategy in strategies:
+        if strategy not in STRATEGIES:
+            parser.error(f"unknown strategy {strategy!r}; expected {STRATEGIES}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if args.max_trials < 1:
+        parser.error("--max-trials must be >= 1")
+
+    report = _common.header("search_quality")
+    tag = args.tag or ("cpu" if report["device"] == "cpu" else "gpu")
+    output = args.output or _common.default_output(f"search_quality_{tag}")
+    settings = proxy_settings(args)
+    runs = {s: {} for s in strategies}
+    if args.resume and os.path.exists(output):
+        with open(output) as f:
+            previous = json.load(f)
+        if previous.get("settings") != settings:
+            parser.error(
+                f"--resume: {output} was measured with other settings; "
+                "choose another --output or drop --resume"
+            )
+        for strategy, by_seed in previous.get("runs", {}).items():
+            if strategy in runs:
+                runs[strategy].update(by_seed)
+        report.setdefault("resumed_from", []).append(
+            {k: previous.get(k) for k in ("command", "date_utc", "machine")}
+        )
+    report.update(
+        tag=tag,
+        objective=OBJECTIVE,
+        settings=settings,
+        seeds=seeds,
+        strategies=strategies,
+        targets_stated=TARGETS,
+        scale=_scale(settings, seeds, report["device"]),
+        caveat=_caveat(settings, seeds),
+    )
+
+    splits = load_data(settings, args.data_dir)
+    hypermodel = make_hypermodel(settings, splits)
+    stem = os.path.splitext(output)[0]
+
+    def finish(complete):
+        report["runs"] = runs
+        report["complete"] = complete
+        report["summary"] = summarize(runs, settings["max_trials"])
+        report["targets"] = targets(report["summary"], settings["max_trials"])
+        # A partial report is written but not printed: stdout gets one line.
+        with open(os.devnull, "w") as devnull:
+            with contextlib.redirect_stdout(devnull if not complete else sys.stdout):
+                _common.write(report, output)
+        with open(stem + ".md", "w") as f:
+            f.write(markdown(report))
+        if complete:
+            plot(report, stem + ".png")
+
+    for seed in seeds:
+        for strategy in strategies:
+            if str(seed) in runs[strategy]:
+                continue
+            runs[strategy][str(seed)] = run_search(
+                strategy, settings, hypermodel, splits, seed
+            )
+            finish(complete=False)
+    finish(complete=True)
+
+
+if __name__ == "__main__":
+    main()

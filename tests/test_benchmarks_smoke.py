@@ -1,0 +1,198 @@
+"""The scripts under benchmarks/ run and write the report they promise.
+
+One test per script, each at the smallest size the script takes (eager
+steps where tracing would cost minutes), so a broken benchmark shows up in
+CI and not on the day a GPU machine is lent. The figures themselves are not
+checked, only that they are there and positive.
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DATA_DIR = REPO / "tests" / "data"
+
+
+def _run_script(name, args, tmp_path):
+    output = tmp_path / f"{name}.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / f"{name}.py"),
+            *args,
+            "--output",
+            str(output),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    with open(output) as f:
+        report = json.load(f)
+    for key in ("benchmark", "command", "machine", "backend", "device", "versions"):
+        assert key in report, key
+    assert report["benchmark"] == name
+    return report
+
+
+def test_throughput(tmp_path):
+    report = _run_script(
+        "throughput",
+        [
+            "--image-size",
+            "32",
+            "--batch-size",
+            "2",
+            "--steps",
+            "1",
+            "--warmup-steps",
+            "1",
+            "--repeats",
+            "2",
+            "--run-eagerly",
+            # The CIFAR model (20 cells) would double the test's time.
+            "--models",
+            "ours_mobile,keras_mobile",
+        ],
+        tmp_path,
+    )
+    assert report["settings"]["image_size"] == 32
+    results = report["results"]
+    assert set(results) == {"ours_mobile", "keras_mobile"}
+    for result in results.values():
+        assert result["images_per_s"] > 0
+        assert len(result["images_per_s_each"]) == 2
+        assert all(v > 0 for v in result["images_per_s_each"])
+    assert results["ours_mobile"]["params"] == results["keras_mobile"]["params"]
+    assert report["ratio_ours_over_keras"] > 0
+    assert len(report["ratio_each"]) == 2
+
+
+def test_trial_overhead(tmp_path):
+    report = _run_script(
+        "trial_overhead",
+        [
+            "--data-dir",
+            str(DATA_DIR),
+            "--genotypes",
+            "2",
+            "--memory-trials",
+            "3",
+            "--num-blocks",
+            "2",
+            "--filters",
+            "4",
+            "--batch-size",
+            "32",
+            "--train-images",
+            "64",
+            "--validation-images",
+            "32",
+            "--memory-train-images",
+            "32",
+            "--memory-validation-images",
+            "16",
+            "--run-eagerly",
+        ],
+        tmp_path,
+    )
+    time_part = report["results"]["time"]
+    assert time_part["genotypes"] == 2 and len(time_part["trials"]) == 2
+    for key in ("build_compile_s", "fit_s", "first_step_s", "later_steps_s"):
+        assert time_part["summary"][key]["median"] > 0, key
+    assert 0 < time_part["build_compile_fraction_of_total"] < 1
+    memory = report["results"]["memory"]
+    assert memory["trials"] == memory["completed"] == 3
+    assert all(row["rss_mib"] > 0 for row in memory["per_trial"])
+    assert memory["peak_rss_mib"] >= memory["rss_last_mib"] > 0
+    # Fewer trials than the line needs: no slope, and no made-up one.
+    assert memory["rss_growth_mib_per_trial"] is None
+
+
+_TINY_SEARCH = [
+    "--data-dir", str(DATA_DIR), "--train-images", "64",
+    "--validation-images", "32", "--cells-per-stack", "1", "--filters", "4",
+    "--num-blocks", "1", "--epochs", "1", "--batch-size", "32", "--eager",
+]  # fmt: skip
+
+
+def _assert_best_so_far(curve, length):
+    assert len(curve) == length
+    assert all(0.0 <= v <= 1.0 for v in curve)
+    assert all(a <= b for a, b in zip(curve, curve[1:], strict=False))
+
+
+def test_search_quality(tmp_path):
+    report = _run_script(
+        "search_quality",
+        [*_TINY_SEARCH, "--max-trials", "2", "--seeds", "0",
+         "--strategies", "evolution,random"],
+        tmp_path,
+    )  # fmt: skip
+    assert report["complete"] is True
+    assert report["scale"] and report["caveat"]
+    runs = report["runs"]
+    assert set(runs) == {"evolution", "random"}
+    for by_seed in runs.values():
+        assert set(by_seed) == {"0"}
+        run = by_seed["0"]
+        assert len(run["scores"]) == 2
+        _assert_best_so_far(run["best_so_far"], 2)
+    summary = report["summary"]
+    assert 0.0 <= summary["reference_level"] <= 1.0
+    for stats in summary["strategies"].values():
+        _assert_best_so_far(stats["median"], 2)
+        assert all(
+            lo <= mid <= hi
+            for lo, mid, hi in zip(
+                stats["min"], stats["median"], stats["max"], strict=True
+            )
+        )
+        reach = stats["trials_to_reach_reference"]
+        assert reach is None or 1 <= reach <= 2
+    # Random search reaches its own final median by its last trial.
+    assert summary["strategies"]["random"]["trials_to_reach_reference"] is not None
+    assert set(report["targets"]) == {
+        "evolution_reaches_random_final_in_half_the_trials",
+        "controller_ends_at_or_above_random",
+    }
+    assert (tmp_path / "search_quality.md").read_text().startswith("# Search quality")
+    assert (tmp_path / "search_quality.png").stat().st_size > 0
+
+
+def test_workers_throughput(tmp_path, monkeypatch):
+    # The project directories (and so every process's arguments) under tmp_path.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    report = _run_script(
+        "workers_throughput",
+        [*_TINY_SEARCH, "--max-trials", "2", "--workers", "2",
+         "--timeout", "240"],
+        tmp_path,
+    )  # fmt: skip
+    assert report["cpu_bound"] is True and report["caveat"]
+    results = report["results"]
+    # One worker count: each costs a chief and its workers importing Keras
+    # and TensorFlow (JAX, though quicker to import, trains eagerly far
+    # slower).
+    assert set(results) == {"2"}
+    for record in results.values():
+        assert record["trials"] == record["completed_trials"] == 2
+        assert sum(record["trials_per_worker"].values()) == 2
+        assert record["wall_s"] >= record["search_s"] > 0
+        assert record["trials_per_hour"] > 0
+        assert record["trials_per_gpu_hour"] is None
+        assert 0.0 <= record["best_score"] <= 1.0
+    assert results["2"]["speedup"] is None  # no one-worker run to compare
+    # No process outlives the script.
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True)
+    assert str(tmp_path) not in ps.stdout
