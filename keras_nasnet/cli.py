@@ -44,8 +44,13 @@ _SEARCH_SETTINGS = (
     "drop_path_keep_prob",
     "population_size",
     "sample_size",
+    "controller_batch_size",
+    "controller_learning_rate",
     "seed",
 )
+# Searches written before these settings existed ran keras-tuner's and the
+# paper's defaults.
+_SETTING_DEFAULTS = {"controller_batch_size": 20, "controller_learning_rate": 0.00035}
 
 
 class CLIError(Exception):
@@ -279,11 +284,23 @@ def _make_tuner(settings, hypermodel, directory, max_trials):
             sample_size=settings["sample_size"],
         )
     elif strategy == "controller":
-        base, extra = tuner_plugins.RNNController, {}
+        base = tuner_plugins.RNNController
+        extra = dict(
+            controller_batch_size=settings.get(
+                "controller_batch_size", _SETTING_DEFAULTS["controller_batch_size"]
+            ),
+            controller_learning_rate=settings.get(
+                "controller_learning_rate",
+                _SETTING_DEFAULTS["controller_learning_rate"],
+            ),
+        )
     elif strategy == "random":
         base, extra = keras_tuner.RandomSearch, {}
     else:
-        base, extra = keras_tuner.BayesianOptimization, {}
+        # keras-tuner starts with 3 random points per hyperparameter: over
+        # 100 on a NASNet space, so a CLI-sized budget would be all random.
+        base = keras_tuner.BayesianOptimization
+        extra = dict(num_initial_points=max(2, max_trials // 4))
     if not issubclass(base, tuner_plugins.TrialFailureMixin):
         # Build errors, NaN and out-of-memory fail a trial with its reason.
         base = type(base.__name__, (tuner_plugins.TrialFailureMixin, base), {})
@@ -628,6 +645,8 @@ def build_parser():
     p.add_argument("--drop-path-keep-prob", type=_probability, default=1.0, help="final drop-path keep probability (default: %(default)s, off)")
     p.add_argument("--population-size", type=_positive_int, default=8, help="evolution: P (paper 100; default: %(default)s)")
     p.add_argument("--sample-size", type=_positive_int, default=3, help="evolution: S (paper 25; default: %(default)s)")
+    p.add_argument("--controller-batch-size", type=_positive_int, default=5, help="controller: finished trials per policy update (paper 20, for thousands of trials; default: %(default)s, so that a search of tens of trials updates the policy several times)")
+    p.add_argument("--controller-learning-rate", type=_positive_float, default=0.0035, help="controller: Adam's learning rate (paper 0.00035; default: %(default)s, 10x the paper's, since a short search makes few updates)")
     p.add_argument("--directory", default="runs/search", help="where the search lives (default: %(default)s)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="(default: %(default)s)")
     p.add_argument("--resume", action="store_true", help="continue the search in --directory if there is one, with its stored settings")

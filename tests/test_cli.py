@@ -343,3 +343,22 @@ def test_every_subcommand_has_help(capsys):
             cli.main([command, "--help"])
         assert e.value.code == 0
         assert "usage: keras-nasnet " + command in capsys.readouterr().out
+
+
+def test_small_budget_settings_reach_the_tuners(tmp_path):
+    # The controller updates every --controller-batch-size trials, and
+    # Bayesian optimization starts from a quarter of the budget (keras-tuner's
+    # default, 3 per hyperparameter, would make a CLI search all random).
+    settings = {"seed": 1, "controller_batch_size": 4, "controller_learning_rate": 0.01}
+    controller = cli._make_tuner(
+        {**settings, "strategy": "controller"}, None, str(tmp_path / "c"), 20
+    )
+    assert controller.oracle.strategy.batch_size == 4
+    assert controller.oracle.strategy.learning_rate == 0.01
+    bayesian = cli._make_tuner(
+        {**settings, "strategy": "bayesian"}, None, str(tmp_path / "b"), 20
+    )
+    assert bayesian.oracle.num_initial_points == 5
+    # A search.json written before these settings existed: the paper's.
+    old = cli._make_tuner({"seed": 1, "strategy": "controller"}, None, str(tmp_path / "o"), 20)
+    assert old.oracle.strategy.batch_size == 20
