@@ -1,0 +1,360 @@
+"""What a search trial spends its time and memory on.
+
+Part 1, time: for `--genotypes` random genotypes
+(`keras_nasnet.space.sampling.random_genotype(seed)`, seeds 0, 1, ...), one
+trial of the default search proxy as `keras-nasnet search` / `make search`
+runs it (`NASNetHyperModel`, N=1, F=8, 5 blocks, batch 64, learning rate
+0.05, 1 epoch on 2,000 Fashion-MNIST training images scored on 500 held-out
+ones, no XLA), each after `keras.backend.clear_session()` + `gc.collect()` as
+keras-tuner does: the seconds spent building and compiling the child
+(`hypermodel.build`), the first training step (which traces, and compiles
+with XLA), the later steps, and the validation pass (its first batch traces
+the test function). Reported: median, p10 and p90 of each, and the fraction
+of a trial spent in build + compile.
+
+Part 2, memory: `--memory-trials` consecutive trials of a real
+`AgingEvolution` search over the same hypermodel in this one process (smaller
+data: `--memory-train-images`), recording after each trial the process's
+resident memory (VmRSS), its peak (VmHWM), and the accelerator's memory in
+use and its peak (JAX: `memory_stats()`; TensorFlow:
+`tf.config.experimental.get_memory_info`; null on a CPU). A least-squares line
+through the RSS of trials 10 to the last gives the growth per trial in MiB: a
+leak shows as a steady slope.
+
+Usage:
+    python benchmarks/trial_overhead.py [--genotypes 20] [--memory-trials 50]
+        [--data-dir DIR] [--cells-per-stack 1] [--filters 8] [--batch-size 64]
+        [--train-images 2000] [--validation-images 500] [--jit-compile off]
+        [--output benchmarks/results/trial_overhead_<backend>.json]
+"""
+
+import argparse
+import gc
+import sys
+import tempfile
+import time
+
+import _common
+import keras
+import numpy as np
+
+from keras_nasnet import data
+from keras_nasnet.space import sampling
+from tuner_plugins import AgingEvolution, NASNetHyperModel, cell_hps
+
+_JIT = {"on": True, "off": False, "auto": "auto"}
+# The line through RSS starts here: the first trials load libraries and fill
+# caches that are paid once.
+FIT_FROM_TRIAL = 10
+
+
+def read_status_mib(field):
+    """A `/proc/self/status` memory field (`VmRSS`, `VmHWM`) in MiB, or None."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return None
+
+
+def device_memory():
+    """`(bytes in use, peak bytes)` on the accelerator, or `(None, None)` on a CPU."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            stats = dev.memory_stats() if dev.platform != "cpu" else None
+            if stats:
+                return stats.get("bytes_in_use"), stats.get("peak_bytes_in_use")
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                info = tf.config.experimental.get_memory_info("GPU:0")
+                return info["current"], info["peak"]
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return torch.cuda.memory_allocated(), torch.cuda.max_memory_allocated()
+    except Exception:  # a memory query must never stop a benchmark
+        pass
+    return None, None
+
+
+def summary(values):
+    values = np.asarray(values, dtype=float)
+    return {
+        "median": round(float(np.median(values)), 3),
+        "p10": round(float(np.percentile(values, 10)), 3),
+        "p90": round(float(np.percentile(values, 90)), 3),
+        "mean": round(float(np.mean(values)), 3),
+    }
+
+
+class _StepTimer(keras.callbacks.Callback):
+    """Wall-clock times of one `fit`: the first step, the later ones, validation."""
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+        self.batch_ends = []
+        self.test_begin = self.test_end = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batch_ends.append(time.perf_counter())
+
+    def on_test_begin(self, logs=None):
+        if self.test_begin is None:
+            self.test_begin = time.perf_counter()
+
+    def on_test_end(self, logs=None):
+        if self.test_end is None:
+            self.test_end = time.perf_counter()
+
+
+def _hypermodel(splits, args):
+    return NASNetHyperModel(
+        num_classes=splits.num_classes,
+        input_shape=splits.input_shape,
+        num_blocks=args.num_blocks,
+        cells_per_stack=args.cells_per_stack,
+        filters=args.filters,
+        learning_rate=args.learning_rate,
+        jit_compile=_JIT[args.jit_compile],
+        run_eagerly=args.run_eagerly,
+    )
+
+
+def time_trials(splits, args):
+    """Part 1: build + compile vs training, one trial per random genotype."""
+    hypermodel = _hypermodel(splits, args)
+    (x, y), validation = splits.train, splits.validation
+    rows = []
+    for seed in range(args.genotypes):
+        genotype = sampling.random_genotype(seed, num_blocks=args.num_blocks)
+        keras.backend.clear_session()
+        gc.collect()
+        hp = hypermodel.search_space()
+        hp.values.update(cell_hps.encode(genotype))
+        assert hypermodel.genotype(hp) == genotype
+        start = time.perf_counter()
+        model = hypermodel.build(hp)
+        build_s = time.perf_counter() - start
+        timer = _StepTimer()
+        start = time.perf_counter()
+        hypermodel.fit(
+            hp,
+            model,
+            x,
+            y,
+            validation_data=validation,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            callbacks=[timer],
+            verbose=0,
+        )
+        fit_s = time.perf_counter() - start
+        ends = timer.batch_ends
+        later = np.diff(ends)
+        # Later steps, not counting the epoch boundaries (validation runs there).
+        steps_per_epoch = len(ends) // args.epochs
+        later = [d for i, d in enumerate(later, 1) if i % steps_per_epoch]
+        row = {
+            "seed": seed,
+            "params": int(model.count_params()),
+            "build_compile_s": build_s,
+            "fit_s": fit_s,
+            "first_step_s": ends[0] - timer.start,
+            "later_steps_s": float(np.sum(later)),
+            "later_step_ms": 1e3 * float(np.median(later)) if later else None,
+            "validation_s": (
+                timer.test_end - timer.test_begin if timer.test_end else None
+            ),
+            "steps": len(ends),
+        }
+        row["tracing_s"] = row["first_step_s"] - (row["later_step_ms"] or 0) / 1e3
+        row["build_fraction"] = build_s / (build_s + fit_s)
+        rows.append(row)
+        print(
+            f"genotype {seed}: build+compile {build_s:.2f} s, fit {fit_s:.2f} s "
+            f"(first step {row['first_step_s']:.2f} s, later "
+            f"{row['later_steps_s']:.2f} s, validation {row['validation_s']:.2f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    keys = (
+        "build_compile_s",
+        "fit_s",
+        "first_step_s",
+        "tracing_s",
+        "later_steps_s",
+        "later_step_ms",
+        "validation_s",
+        "build_fraction",
+        "params",
+    )
+    total_build = sum(r["build_compile_s"] for r in rows)
+    total = total_build + sum(r["fit_s"] for r in rows)
+    return {
+        "genotypes": args.genotypes,
+        # key -> {median, p10, p90, mean} over the genotypes
+        "summary": {k: summary([r[k] for r in rows]) for k in keys},
+        "build_compile_fraction_of_total": round(total_build / total, 4),
+        "trials": [
+            {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+            for r in rows
+        ],
+    }
+
+
+class _MemoryProbe:
+    """Reads the process's and the device's memory after each trial."""
+
+    def __init__(self):
+        self.rows = []
+
+    def record(self):
+        used, peak = device_memory()
+        self.rows.append(
+            {
+                "trial": len(self.rows) + 1,
+                "rss_mib": read_status_mib("VmRSS"),
+                "peak_rss_mib": read_status_mib("VmHWM"),
+                "device_bytes_in_use": used,
+                "device_peak_bytes": peak,
+                "time_s": time.perf_counter(),
+            }
+        )
+
+
+def rss_slope(rows, first=FIT_FROM_TRIAL):
+    """MiB per trial of a least-squares line through RSS from trial `first` on."""
+    points = [(r["trial"], r["rss_mib"]) for r in rows if r["trial"] >= first]
+    if len(points) < 2 or points[0][1] is None:
+        return None
+    trials, rss = zip(*points, strict=True)
+    return float(np.polyfit(trials, rss, 1)[0])
+
+
+def memory_trials(splits, args):
+    """Part 2: memory across consecutive trials of one real search."""
+    probe = _MemoryProbe()
+
+    class ProbedEvolution(AgingEvolution):
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)
+            probe.record()
+
+    subset = data.load(
+        "fashion_mnist",
+        data_dir=args.data_dir,
+        validation_size=args.memory_validation_images,
+        subset=args.memory_train_images,
+        download=False,
+    )
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as directory:
+        tuner = ProbedEvolution(
+            _hypermodel(subset, args),
+            objective="val_accuracy",
+            max_trials=args.memory_trials,
+            population_size=min(8, args.memory_trials),
+            sample_size=min(3, args.memory_trials),
+            seed=0,
+            directory=directory,
+            project_name="memory",
+        )
+        tuner.search(
+            *subset.train,
+            validation_data=subset.validation,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            verbose=0,
+        )
+        statuses = [t.status for t in tuner.oracle.trials.values()]
+    for row in probe.rows:
+        row["time_s"] = round(row["time_s"] - start, 2)
+        for key in ("rss_mib", "peak_rss_mib"):
+            if row[key] is not None:
+                row[key] = round(row[key], 1)
+    slope = rss_slope(probe.rows)
+    device_used = [r["device_bytes_in_use"] for r in probe.rows]
+    device_slope = None
+    if len(device_used) > FIT_FROM_TRIAL and None not in device_used:
+        trials = [r["trial"] for r in probe.rows[FIT_FROM_TRIAL - 1 :]]
+        used = np.array(device_used[FIT_FROM_TRIAL - 1 :]) / 2**20
+        device_slope = round(float(np.polyfit(trials, used, 1)[0]), 3)
+    return {
+        "trials": len(probe.rows),
+        "completed": statuses.count("COMPLETED"),
+        "train_images": len(subset.train[0]),
+        "validation_images": len(subset.validation[0]),
+        "rss_growth_mib_per_trial": None if slope is None else round(slope, 3),
+        "fit_from_trial": FIT_FROM_TRIAL,
+        "rss_first_mib": probe.rows[0]["rss_mib"] if probe.rows else None,
+        "rss_last_mib": probe.rows[-1]["rss_mib"] if probe.rows else None,
+        "peak_rss_mib": probe.rows[-1]["peak_rss_mib"] if probe.rows else None,
+        "device_growth_mib_per_trial": device_slope,
+        "per_trial": probe.rows,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--genotypes", type=int, default=20)
+    parser.add_argument("--memory-trials", type=int, default=50, help="0 skips part 2")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of the Fashion-MNIST IDX files (default: the usual places)",
+    )
+    parser.add_argument("--cells-per-stack", type=int, default=1)
+    parser.add_argument("--filters", type=int, default=8)
+    parser.add_argument("--num-blocks", type=int, default=5)
+    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--train-images", type=int, default=2000)
+    parser.add_argument("--validation-images", type=int, default=500)
+    parser.add_argument("--memory-train-images", type=int, default=256)
+    parser.add_argument("--memory-validation-images", type=int, default=64)
+    parser.add_argument("--jit-compile", choices=tuple(_JIT), default="off")
+    parser.add_argument("--run-eagerly", action="store_true")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="default: benchmarks/results/trial_overhead_<backend>.json",
+    )
+    args = parser.parse_args(argv)
+    output = args.output or _common.default_output(
+        f"trial_overhead_{keras.backend.backend()}"
+    )
+
+    report = _common.header("trial_overhead")
+    report["settings"] = {
+        k: v for k, v in vars(args).items() if k not in ("output", "data_dir")
+    }
+    splits = data.load(
+        "fashion_mnist",
+        data_dir=args.data_dir,
+        validation_size=args.validation_images,
+        subset=args.train_images,
+        download=False,
+    )
+    report["settings"]["input_shape"] = list(splits.input_shape)
+    report["results"] = {}
+    if args.genotypes:
+        report["results"]["time"] = time_trials(splits, args)
+    if args.memory_trials:
+        report["results"]["memory"] = memory_trials(splits, args)
+    report["results"]["rss_at_end_mib"] = read_status_mib("VmRSS")
+    _common.write(report, output)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
