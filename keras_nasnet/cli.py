@@ -53,8 +53,21 @@ _SEARCH_SETTINGS = (
 _SETTING_DEFAULTS = {"controller_batch_size": 20, "controller_learning_rate": 0.00035}
 
 
+# Exit status of a search process that spent its --trials-per-process and
+# leaves the rest to a fresh process (EX_TEMPFAIL).
+_MORE_TRIALS = 75
+# --trials-per-process when not given: TensorFlow keeps ~30-60 MiB per traced
+# child after `clear_session()` (benchmarks/results/trial_memory_tensorflow.json),
+# JAX and eager children do not.
+_DEFAULT_TRIALS_PER_PROCESS = 20
+
+
 class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+
+class _ProcessBudgetSpent(Exception):
+    """This process ran its --trials-per-process; a fresh one goes on."""
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -210,10 +223,21 @@ def _format_duration(seconds):
 # ---------------------------------------------------------------- search
 
 
-def _progress_tuner_class(base, max_trials, stream):
-    """`base` with a one-line progress report after every trial."""
+def _progress_tuner_class(base, max_trials, stream, trials_per_process=0):
+    """`base` with a one-line progress report after every trial, which stops
+    (`_ProcessBudgetSpent`) after `trials_per_process` trials if not 0."""
 
     class ProgressTuner(base):
+        def pre_create_trial(self):
+            super().pre_create_trial()
+            done = self._ended_trials()
+            if (
+                trials_per_process
+                and done - self._progress_done_at_start >= trials_per_process
+                and done < max_trials
+            ):
+                raise _ProcessBudgetSpent()
+
         def on_search_begin(self):
             super().on_search_begin()
             self._progress_start = time.time()
@@ -261,7 +285,7 @@ def _progress_tuner_class(base, max_trials, stream):
     return ProgressTuner
 
 
-def _make_tuner(settings, hypermodel, directory, max_trials):
+def _make_tuner(settings, hypermodel, directory, max_trials, trials_per_process=0):
     import keras_tuner
 
     import tuner_plugins
@@ -304,11 +328,53 @@ def _make_tuner(settings, hypermodel, directory, max_trials):
     if not issubclass(base, tuner_plugins.TrialFailureMixin):
         # Build errors, NaN and out-of-memory fail a trial with its reason.
         base = type(base.__name__, (tuner_plugins.TrialFailureMixin, base), {})
-    cls = _progress_tuner_class(base, max_trials, sys.stdout)
+    cls = _progress_tuner_class(base, max_trials, sys.stdout, trials_per_process)
     return cls(hypermodel=hypermodel, **common, **extra)
 
 
+def _trials_per_process(args):
+    if args.trials_per_process is not None:
+        return args.trials_per_process
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return 0 if args.eager or backend != "tensorflow" else _DEFAULT_TRIALS_PER_PROCESS
+
+
+def _supervise(args):
+    """Runs the search as a chain of processes of --trials-per-process trials
+    each, so memory a backend keeps per trial is returned to the system; each
+    continues the search exactly (--resume)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "keras_nasnet.cli", *args.argv, "--worker-process"]
+    while True:
+        code = subprocess.call(command)
+        if code != _MORE_TRIALS:
+            return code
+        print(
+            f"[search] {_trials_per_process(args)} trials in this process; "
+            "going on in a fresh one (--trials-per-process)",
+            flush=True,
+        )
+        if "--resume" not in command:
+            command.append("--resume")
+
+
+def _search_budget(args):
+    """The number of trials this command will have run: --max-trials, else a
+    resumed search's own, else the default."""
+    if args.max_trials:
+        return args.max_trials
+    try:
+        with open(os.path.join(args.directory, SEARCH_FILE)) as f:
+            return int(json.load(f)["max_trials"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 20  # errors are reported by the search itself
+
+
 def cmd_search(args):
+    per_process = _trials_per_process(args)
+    if per_process and not args.worker_process and _search_budget(args) > per_process:
+        return _supervise(args)
     directory = args.directory
     search_file = os.path.join(directory, SEARCH_FILE)
     if os.path.exists(directory):
@@ -372,7 +438,13 @@ def cmd_search(args):
         os.makedirs(directory, exist_ok=True)
         # Reloading first: a resume that fails (a damaged state file) must
         # leave every file as it was, search.json included.
-        tuner = _make_tuner(settings, hypermodel, directory, settings["max_trials"])
+        tuner = _make_tuner(
+            settings,
+            hypermodel,
+            directory,
+            settings["max_trials"],
+            _trials_per_process(args) if args.worker_process else 0,
+        )
         if not os.path.isfile(search_file) or args.max_trials:
             # Written once per search: durable, since it is what --resume
             # needs first.
@@ -406,6 +478,8 @@ def cmd_search(args):
             batch_size=settings["batch_size"],
             verbose=0,
         )
+    except _ProcessBudgetSpent:
+        return _MORE_TRIALS
     except TooManyFailedTrialsError as e:
         reasons = "; ".join(f"trial {tid}: {reason}" for tid, reason in e.reasons)
         raise CLIError(
@@ -652,6 +726,8 @@ def build_parser():
     p.add_argument("--resume", action="store_true", help="continue the search in --directory if there is one, with its stored settings")
     p.add_argument("--xla", action="store_true", help="compile each child with XLA (pays off on a GPU; on a CPU compiling costs more than it saves)")
     p.add_argument("--eager", action="store_true", help="train children eagerly (faster for a handful of steps of a tiny proxy)")
+    p.add_argument("--trials-per-process", type=_non_negative_int, default=None, help=f"run the search in a chain of processes of this many trials each, resuming exactly, so that memory the backend keeps per trial goes back to the system; 0: one process (default: {_DEFAULT_TRIALS_PER_PROCESS} with TensorFlow, which keeps 30-60 MiB per traced child; 0 with --eager or another backend)")
+    p.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
@@ -722,7 +798,9 @@ def main(argv=None):
     # own setting wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return args.func(args)
     except CLIError as e:

@@ -362,3 +362,24 @@ def test_small_budget_settings_reach_the_tuners(tmp_path):
     # A search.json written before these settings existed: the paper's.
     old = cli._make_tuner({"seed": 1, "strategy": "controller"}, None, str(tmp_path / "o"), 20)
     assert old.oracle.strategy.batch_size == 20
+
+
+def test_a_search_runs_as_a_chain_of_processes(tmp_path):
+    # --trials-per-process: each process runs that many trials and hands
+    # over to a fresh one (TensorFlow keeps memory per traced child); the
+    # chain ends with the whole search, as one process would.
+    directory = str(tmp_path / "chain")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_nasnet.cli", "search", "--strategy", "evolution",
+         "--max-trials", "2", "--population-size", "2", "--sample-size", "1",
+         "--trials-per-process", "1", "--directory", directory, *TINY],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("going on in a fresh one") == 1
+    assert result.stdout.count("[search] resuming the search") == 1
+    assert "[search] best genotype" in result.stdout
+    scores = _trial_scores(directory)
+    assert len(scores) == 2
+    assert all(status == "COMPLETED" for status, _ in scores.values())
