@@ -55,6 +55,14 @@ _STATE_FORMAT = 2
 _ONGOING = "reloaded-"
 
 
+def save_json(path, obj):
+    """keras-tuner's `utils.save_json`, but atomic on a local disk: a search
+    killed while writing keeps the previous file."""
+    if _atomic.is_local(path):
+        return _atomic.write_json(path, obj)
+    return kt_utils.save_json(path, obj)
+
+
 def _trial_order(trial_id):
     # Trial ids are zero-padded counters; the padding changes when a resumed
     # search raises `max_trials`, so compare them as numbers.
@@ -349,7 +357,7 @@ class NASOracle(keras_tuner.Oracle):
         now = time.monotonic()
         silent = {
             tuner_id
-            for tuner_id in list(self.tuner_ids)
+            for tuner_id in self.tuner_ids
             if now - self._last_heard.get(tuner_id, now) > self.trial_timeout
         }
         for tuner_id in silent:
@@ -368,10 +376,7 @@ class NASOracle(keras_tuner.Oracle):
             if count > 1:
                 trial.message += f" Taken back {count} times: FAILED."
                 trial.status = _TrialStatus.FAILED
-                super().end_trial(trial)
-                self._after_end(trial.trial_id)
-                if self.strategy.on_trial_end(self):
-                    self._save_strategy_files()
+                self._end_and_learn(trial)
                 continue
             trial.status = _TrialStatus.INVALID
             self._retry_queue.append(trial.trial_id)
@@ -431,13 +436,17 @@ class NASOracle(keras_tuner.Oracle):
             cache[1] = len(order)
         return cache[2]
 
-    def _after_end(self, trial_id):
-        """Bookkeeping after keras-tuner's `end_trial`."""
-        if self._run_times.get(trial_id, 0) > 1:
-            self._retried.add(trial_id)
+    def _end_and_learn(self, trial):
+        """keras-tuner's `end_trial`, our bookkeeping, then the strategy's
+        update (under the lock)."""
+        super().end_trial(trial)
+        if self._run_times.get(trial.trial_id, 0) > 1:
+            self._retried.add(trial.trial_id)
         # keras-tuner's display keeps every trial's start time and oracle.json
         # carried them all; it needs them only until the trial ends.
-        self._display.trial_start.pop(trial_id, None)
+        self._display.trial_start.pop(trial.trial_id, None)
+        if self.strategy.on_trial_end(self):
+            self._save_strategy_files()
 
     def _tuner_of(self, trial_id):
         """The tuner id running `trial_id`, or None."""
@@ -481,10 +490,7 @@ class NASOracle(keras_tuner.Oracle):
             self._retry_queue.remove(trial.trial_id)
         self._heard_from(tuner_id)
         stopped_before = self._stop_message is not None
-        super().end_trial(trial)
-        self._after_end(trial.trial_id)
-        if self.strategy.on_trial_end(self):
-            self._save_strategy_files()
+        self._end_and_learn(trial)
         if self._stop_message is not None and not stopped_before:
             # This tuner will stop on the error and never ask again: forget it
             # so that the chief's exit check (no tuner ids left) can pass.
@@ -647,20 +653,12 @@ class NASOracle(keras_tuner.Oracle):
     def save(self):
         if self._defer_save:
             return
-        fname = self._get_oracle_fname()
-        if _atomic.is_local(fname):
-            # Atomic: a search killed while writing keeps the previous file.
-            _atomic.write_json(fname, self.get_state())
-        else:
-            super().save()
+        save_json(self._get_oracle_fname(), self.get_state())
         self._save_strategy_files()
 
     def _save_trial(self, trial):
-        fname = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
-        if _atomic.is_local(fname):
-            _atomic.write_json(fname, trial.get_state())
-        else:
-            super()._save_trial(trial)
+        trial_dir = self._get_trial_dir(trial.trial_id)
+        save_json(os.path.join(trial_dir, "trial.json"), trial.get_state())
 
     def reload(self):
         """Reloads the trials and oracle.json of the project directory.

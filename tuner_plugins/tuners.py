@@ -15,13 +15,12 @@ Architectures for Scalable Image Recognition", section 3 and appendix A.
 
 import keras_tuner
 
-from keras_nasnet import _atomic
 from keras_nasnet._validation import check_int, fail, is_int
 from tuner_plugins import cell_hps
 from tuner_plugins import controller as controller_lib
 from tuner_plugins import evolution as evolution_lib
 from tuner_plugins.failures import TrialFailureMixin
-from tuner_plugins.oracle import NASOracle
+from tuner_plugins.oracle import NASOracle, save_json
 
 
 def _check_tuner_kwargs(kwargs):
@@ -64,12 +63,9 @@ class _NASTuner(TrialFailureMixin, keras_tuner.Tuner):
     def save(self):
         # keras-tuner writes `<tuner_id>.json` in place: a search killed in
         # that write could not be resumed. Replaced atomically instead.
-        fname = self._get_tuner_fname()
-        if not _atomic.is_local(fname):
-            return super().save()
         if not self._is_worker():
             self.oracle.save()
-        _atomic.write_json(fname, self.get_state())
+        save_json(self._get_tuner_fname(), self.get_state())
 
 
 class AgingEvolution(_NASTuner):
