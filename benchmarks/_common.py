@@ -14,6 +14,8 @@ import platform
 import shlex
 import sys
 
+from keras_nasnet import _atomic
+
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -107,10 +109,8 @@ def write(report, output):
     if output is None:
         return
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    tmp = f"{output}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
+    with _atomic.replace_on_success(output) as f:
         f.write(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, output)
 
 
 def default_output(name):

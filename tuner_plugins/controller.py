@@ -32,12 +32,13 @@ uniform [-0.1, 0.1] init, PPO, Adam lr 0.00035, entropy 1e-5, baseline EMA
 
 import json
 import os
-import tempfile
 import threading
 
 import keras
 import numpy as np
 from keras import ops
+
+from keras_nasnet import _atomic
 
 PPO = "ppo"
 REINFORCE = "reinforce"
@@ -574,15 +575,8 @@ class ControllerStrategy:
             )
         )
         path = os.path.join(project_dir, WEIGHTS_FILE)
-        fd, tmp = tempfile.mkstemp(dir=project_dir, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with _atomic.replace_on_success(path, "wb") as f:
+            np.savez(f, **arrays)
         self._dirty = False
 
     def load_files(self, project_dir):
