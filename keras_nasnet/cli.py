@@ -53,6 +53,8 @@ _SEARCH_SETTINGS = (
 _SETTING_DEFAULTS = {"controller_batch_size": 20, "controller_learning_rate": 0.00035}
 
 
+# --max-trials of a new search when not given.
+_DEFAULT_MAX_TRIALS = 20
 # Exit status of a search process that spent its --trials-per-process and
 # leaves the rest to a fresh process (EX_TEMPFAIL).
 _MORE_TRIALS = 75
@@ -365,10 +367,9 @@ def _search_budget(args):
     if args.max_trials:
         return args.max_trials
     try:
-        with open(os.path.join(args.directory, SEARCH_FILE)) as f:
-            return int(json.load(f)["max_trials"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 20  # errors are reported by the search itself
+        return int(_read_search_settings(args.directory)["max_trials"])
+    except (CLIError, KeyError, TypeError, ValueError):
+        return _DEFAULT_MAX_TRIALS  # the search itself reports what is wrong
 
 
 def cmd_search(args):
@@ -401,7 +402,7 @@ def cmd_search(args):
         settings = None
     if settings is None:
         settings = {name: getattr(args, name) for name in _SEARCH_SETTINGS}
-        settings["max_trials"] = args.max_trials or 20
+        settings["max_trials"] = args.max_trials or _DEFAULT_MAX_TRIALS
         if settings["sample_size"] > settings["population_size"]:
             raise CLIError(
                 f"--sample-size ({settings['sample_size']}) must be at most "
@@ -705,7 +706,7 @@ def build_parser():
     p.add_argument("--dataset", default="fashion_mnist", help="TFDS name, fashion_mnist/mnist (offline IDX files) or an image folder (default: %(default)s)")
     p.add_argument("--data-dir", default=None, help="folder with the IDX files, or TFDS's data directory")
     p.add_argument("--strategy", choices=STRATEGIES, default="evolution", help="search algorithm (default: %(default)s)")
-    p.add_argument("--max-trials", type=_positive_int, default=None, help="trials in all, the random ones included (default: 20; on --resume, the stored budget)")
+    p.add_argument("--max-trials", type=_positive_int, default=None, help=f"trials in all, the random ones included (default: {_DEFAULT_MAX_TRIALS}; on --resume, the stored budget)")
     p.add_argument("--cells-per-stack", type=_positive_int, default=1, help="proxy N (default: %(default)s)")
     p.add_argument("--filters", type=_positive_int, default=8, help="proxy F (default: %(default)s)")
     p.add_argument("--num-blocks", type=_positive_int, default=5, help="blocks per cell, B (default: %(default)s)")
