@@ -196,3 +196,19 @@ def test_workers_throughput(tmp_path, monkeypatch):
     # No process outlives the script.
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True)
     assert str(tmp_path) not in ps.stdout
+
+
+def test_oracle_decision_time(tmp_path):
+    report = _run_script(
+        "oracle_decision_time", ["--sizes", "5,10", "--repeats", "3"], tmp_path
+    )
+    assert set(report["results"]) == {
+        "evolution",
+        "controller",
+        "keras_tuner_random_search",
+    }
+    for by_size in report["results"].values():
+        assert set(by_size) == {"5", "10"}
+        for row in by_size.values():
+            assert row["median_ms"] > 0 and row["max_ms"] >= row["median_ms"]
+            assert row["repeats"] == 3

@@ -58,6 +58,15 @@ def start(tmp_path, strategy, tuner_id, port, **extra_env):
     return process, out
 
 
+def stop_all(processes):
+    """Kills what is still running (a failed test must not leave processes)."""
+    for process, out in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        out.close()
+
+
 def tail(tmp_path, name, size=3000):
     path = tmp_path / f"{name}.out"
     return path.read_text()[-size:] if path.exists() else ""
@@ -82,11 +91,7 @@ def test_chief_and_two_workers_run_the_search_to_the_end(tmp_path, strategy):
                 )
             assert process.returncode == 0, f"{name} failed:\n{tail(tmp_path, name)}"
     finally:
-        for process, out in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
-            out.close()
+        stop_all(processes)
 
     ended = []
     for name in ("tuner0", "tuner1"):
@@ -140,11 +145,7 @@ def test_a_worker_killed_mid_trial_loses_nothing(tmp_path):
                 pytest.fail(f"{name} did not exit:\n{tail(tmp_path, name)}")
             assert process.returncode == 0, f"{name} failed:\n{tail(tmp_path, name)}"
     finally:
-        for process, out in processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=30)
-            out.close()
+        stop_all(processes)
 
     with open(tmp_path / "project" / "search" / "oracle.json") as f:
         state = json.load(f)
