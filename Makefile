@@ -4,14 +4,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SEARCH_DIR ?= runs/fashion_mnist_evolution
 
-.PHONY: setup test search lint docs clean-search
+.PHONY: setup test check search lint docs clean-search
 
 setup:
 	bash scripts/setup.sh
 
-# The whole suite on 2 CPU cores, under 10 minutes.
-test: setup
-	$(PY) -m pytest -n 2 --dist loadfile --durations=15 tests keras_nasnet tuner_plugins
+# Lint, then the whole suite on 2 CPU cores, under 10 minutes.
+test: setup lint
+	$(PY) -m pytest -n 2 --dist loadfile --durations=15
+
+# The fast loop while developing: lint and every test not marked slow.
+check: setup lint
+	$(PY) -m pytest -n 2 --dist loadfile -m "not slow" --durations=10
 
 # The main job: a real aging-evolution search of NASNet cells on offline
 # Fashion-MNIST (about 10 minutes on a laptop CPU), then the best genotype,
@@ -26,7 +30,8 @@ search: setup
 	$(VENV)/bin/keras-nasnet report $(SEARCH_DIR) --output $(SEARCH_DIR)/report.html --overwrite
 
 lint: setup
-	$(VENV)/bin/ruff check keras_nasnet tuner_plugins tests benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 docs: setup
 	$(VENV)/bin/mkdocs build --strict --site-dir build/site

@@ -29,8 +29,7 @@ import _common
 import keras_tuner
 import numpy as np
 
-from keras_nasnet.space import sampling
-from tuner_plugins import cell_hps
+from keras_nasnet.space import decisions, sampling
 from tuner_plugins.oracle import NASOracle
 
 TARGET_MS = 20.0
@@ -62,8 +61,8 @@ def _one_trial(oracle, target):
 
 def bench_strategy(strategy, sizes, repeats, directory):
     hp = keras_tuner.HyperParameters()
-    cell_hps.declare_cells(hp)
-    target = cell_hps.encode(sampling.random_genotype(0))
+    decisions.declare_cells(hp)
+    target = decisions.encode(sampling.random_genotype(0))
     kwargs = dict(
         objective=keras_tuner.Objective("score", "max"),
         max_trials=max(sizes) + repeats * len(sizes) + 1,

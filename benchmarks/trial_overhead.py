@@ -39,8 +39,8 @@ import keras
 import numpy as np
 
 from keras_nasnet import data
-from keras_nasnet.space import sampling
-from tuner_plugins import AgingEvolution, NASNetHyperModel, cell_hps
+from keras_nasnet.space import decisions, sampling
+from tuner_plugins import AgingEvolution, NASNetHyperModel
 
 _JIT = {"on": True, "off": False, "auto": "auto"}
 # The line through RSS starts here: the first trials load libraries and fill
@@ -140,7 +140,7 @@ def time_trials(splits, args):
         keras.backend.clear_session()
         gc.collect()
         hp = hypermodel.search_space()
-        hp.values.update(cell_hps.encode(genotype))
+        hp.values.update(decisions.encode(genotype))
         assert hypermodel.genotype(hp) == genotype
         start = time.perf_counter()
         model = hypermodel.build(hp)

@@ -25,7 +25,13 @@ SEARCH_FILE = "search.json"
 STRATEGIES = ("evolution", "controller", "random", "bayesian")
 OP_SETS = ("nasnet", "amoebanet")
 # The presets of keras_nasnet.training.RECIPES, named here so that --help needs no Keras.
-RECIPES = ("nasnet_cifar", "amoebanet_cifar", "nasnet_search", "amoebanet_search", "proxy")
+RECIPES = (
+    "nasnet_cifar",
+    "amoebanet_cifar",
+    "nasnet_search",
+    "amoebanet_search",
+    "proxy",
+)
 # The settings a resumed search takes from its directory, not from flags.
 _SEARCH_SETTINGS = (
     "dataset",
@@ -212,7 +218,9 @@ def _search_genotypes(directory, top_k):
 
 def _refuse_overwrite(path, overwrite, what):
     if os.path.exists(path) and not overwrite:
-        raise CLIError(f"{what} {path!r} already exists; pass --overwrite or choose another path")
+        raise CLIError(
+            f"{what} {path!r} already exists; pass --overwrite or choose another path"
+        )
 
 
 def _format_duration(seconds):
@@ -492,10 +500,12 @@ def cmd_search(args):
     best = tuner.oracle.get_best_trials(1)
     if not best:
         raise CLIError("no trial completed; see the messages above for why")
-    from tuner_plugins import cell_hps
+    from keras_nasnet.space import decisions
 
-    genotype = cell_hps.decode(best[0].hyperparameters.values)
-    print(f"[search] best validation accuracy {best[0].score:.4f} (trial {best[0].trial_id})")
+    genotype = decisions.decode(best[0].hyperparameters.values)
+    print(
+        f"[search] best validation accuracy {best[0].score:.4f} (trial {best[0].trial_id})"
+    )
     print(f"[search] best genotype:\n{genotype}", flush=True)
     return 0
 
@@ -514,7 +524,13 @@ def cmd_train(args):
         ]
     else:
         candidates = [(args.genotype, _genotype_from_argument(args.genotype))]
-    splits = _load_data(args.dataset, args.data_dir, args.validation_images, args.train_images, args.seed)
+    splits = _load_data(
+        args.dataset,
+        args.data_dir,
+        args.validation_images,
+        args.train_images,
+        args.seed,
+    )
     from keras_nasnet import training
 
     stem, ext = os.path.splitext(args.output)
@@ -529,7 +545,10 @@ def cmd_train(args):
             run_eagerly=args.eager,
             **{
                 name: value
-                for name, value in (("epochs", args.epochs), ("batch_size", args.batch_size))
+                for name, value in (
+                    ("epochs", args.epochs),
+                    ("batch_size", args.batch_size),
+                )
                 if value is not None
             },
         )
@@ -590,7 +609,9 @@ def cmd_export(args):
         raise CLIError(f"cannot load {args.model!r}: {e}") from None
     if args.saved_model:
         model.export(args.saved_model, format="tf_saved_model", verbose=False)
-        print(f"[export] SavedModel written to {args.saved_model} (signature serving_default)")
+        print(
+            f"[export] SavedModel written to {args.saved_model} (signature serving_default)"
+        )
     if args.keras:
         model.save(args.keras)
         print(f"[export] Keras model written to {args.keras}")
@@ -663,11 +684,15 @@ def cmd_report(args):
     if not args.output.endswith((".html", ".md")):
         raise CLIError(f"--output must end in .html or .md, got {args.output!r}")
     param_counts = None
-    settings = _read_search_settings(args.directories[0]) if os.path.isfile(
-        os.path.join(args.directories[0], SEARCH_FILE)
-    ) else None
+    settings = (
+        _read_search_settings(args.directories[0])
+        if os.path.isfile(os.path.join(args.directories[0], SEARCH_FILE))
+        else None
+    )
     if settings and not args.no_params:
-        counter = _param_counter(tuple(settings["input_shape"]), settings["num_classes"])
+        counter = _param_counter(
+            tuple(settings["input_shape"]), settings["num_classes"]
+        )
 
         def param_counts(genotype):
             return counter(genotype, settings["cells_per_stack"], settings["filters"])
@@ -703,31 +728,143 @@ def build_parser():
         "network and scores it by validation accuracy on images held out from "
         "the training data.",
     )
-    p.add_argument("--dataset", default="fashion_mnist", help="TFDS name, fashion_mnist/mnist (offline IDX files) or an image folder (default: %(default)s)")
-    p.add_argument("--data-dir", default=None, help="folder with the IDX files, or TFDS's data directory")
-    p.add_argument("--strategy", choices=STRATEGIES, default="evolution", help="search algorithm (default: %(default)s)")
-    p.add_argument("--max-trials", type=_positive_int, default=None, help=f"trials in all, the random ones included (default: {_DEFAULT_MAX_TRIALS}; on --resume, the stored budget)")
-    p.add_argument("--cells-per-stack", type=_positive_int, default=1, help="proxy N (default: %(default)s)")
-    p.add_argument("--filters", type=_positive_int, default=8, help="proxy F (default: %(default)s)")
-    p.add_argument("--num-blocks", type=_positive_int, default=5, help="blocks per cell, B (default: %(default)s)")
-    p.add_argument("--ops", choices=OP_SETS, default="nasnet", help="op set: NASNet's 13 or AmoebaNet's 8 (default: %(default)s)")
-    p.add_argument("--search-combine", action="store_true", help="also search add vs concat per block")
-    p.add_argument("--epochs", type=_positive_int, default=1, help="epochs per trial (default: %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=64, help="(default: %(default)s)")
-    p.add_argument("--train-images", type=_positive_int, default=3000, help="training images per trial, a random subset (default: %(default)s)")
-    p.add_argument("--validation-images", type=_positive_int, default=1000, help="images held out from the training data to score trials (default: %(default)s)")
-    p.add_argument("--learning-rate", type=_positive_float, default=0.05, help="initial cosine learning rate (default: %(default)s)")
-    p.add_argument("--drop-path-keep-prob", type=_probability, default=1.0, help="final drop-path keep probability (default: %(default)s, off)")
-    p.add_argument("--population-size", type=_positive_int, default=8, help="evolution: P (paper 100; default: %(default)s)")
-    p.add_argument("--sample-size", type=_positive_int, default=3, help="evolution: S (paper 25; default: %(default)s)")
-    p.add_argument("--controller-batch-size", type=_positive_int, default=5, help="controller: finished trials per policy update (paper 20, for thousands of trials; default: %(default)s, so that a search of tens of trials updates the policy several times)")
-    p.add_argument("--controller-learning-rate", type=_positive_float, default=0.0035, help="controller: Adam's learning rate (paper 0.00035; default: %(default)s, 10x the paper's, since a short search makes few updates)")
-    p.add_argument("--directory", default="runs/search", help="where the search lives (default: %(default)s)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="(default: %(default)s)")
-    p.add_argument("--resume", action="store_true", help="continue the search in --directory if there is one, with its stored settings")
-    p.add_argument("--xla", action="store_true", help="compile each child with XLA (pays off on a GPU; on a CPU compiling costs more than it saves)")
-    p.add_argument("--eager", action="store_true", help="train children eagerly (faster for a handful of steps of a tiny proxy)")
-    p.add_argument("--trials-per-process", type=_non_negative_int, default=None, help=f"run the search in a chain of processes of this many trials each, resuming exactly, so that memory the backend keeps per trial goes back to the system; 0: one process (default: {_DEFAULT_TRIALS_PER_PROCESS} with TensorFlow, which keeps 30-60 MiB per traced child; 0 with --eager or another backend)")
+    p.add_argument(
+        "--dataset",
+        default="fashion_mnist",
+        help="TFDS name, fashion_mnist/mnist (offline IDX files) or an image folder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the IDX files, or TFDS's data directory",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="evolution",
+        help="search algorithm (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-trials",
+        type=_positive_int,
+        default=None,
+        help=f"trials in all, the random ones included (default: {_DEFAULT_MAX_TRIALS}; on --resume, the stored budget)",
+    )
+    p.add_argument(
+        "--cells-per-stack",
+        type=_positive_int,
+        default=1,
+        help="proxy N (default: %(default)s)",
+    )
+    p.add_argument(
+        "--filters",
+        type=_positive_int,
+        default=8,
+        help="proxy F (default: %(default)s)",
+    )
+    p.add_argument(
+        "--num-blocks",
+        type=_positive_int,
+        default=5,
+        help="blocks per cell, B (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ops",
+        choices=OP_SETS,
+        default="nasnet",
+        help="op set: NASNet's 13 or AmoebaNet's 8 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--search-combine",
+        action="store_true",
+        help="also search add vs concat per block",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=1,
+        help="epochs per trial (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=64, help="(default: %(default)s)"
+    )
+    p.add_argument(
+        "--train-images",
+        type=_positive_int,
+        default=3000,
+        help="training images per trial, a random subset (default: %(default)s)",
+    )
+    p.add_argument(
+        "--validation-images",
+        type=_positive_int,
+        default=1000,
+        help="images held out from the training data to score trials (default: %(default)s)",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=0.05,
+        help="initial cosine learning rate (default: %(default)s)",
+    )
+    p.add_argument(
+        "--drop-path-keep-prob",
+        type=_probability,
+        default=1.0,
+        help="final drop-path keep probability (default: %(default)s, off)",
+    )
+    p.add_argument(
+        "--population-size",
+        type=_positive_int,
+        default=8,
+        help="evolution: P (paper 100; default: %(default)s)",
+    )
+    p.add_argument(
+        "--sample-size",
+        type=_positive_int,
+        default=3,
+        help="evolution: S (paper 25; default: %(default)s)",
+    )
+    p.add_argument(
+        "--controller-batch-size",
+        type=_positive_int,
+        default=5,
+        help="controller: finished trials per policy update (paper 20, for thousands of trials; default: %(default)s, so that a search of tens of trials updates the policy several times)",
+    )
+    p.add_argument(
+        "--controller-learning-rate",
+        type=_positive_float,
+        default=0.0035,
+        help="controller: Adam's learning rate (paper 0.00035; default: %(default)s, 10x the paper's, since a short search makes few updates)",
+    )
+    p.add_argument(
+        "--directory",
+        default="runs/search",
+        help="where the search lives (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="(default: %(default)s)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the search in --directory if there is one, with its stored settings",
+    )
+    p.add_argument(
+        "--xla",
+        action="store_true",
+        help="compile each child with XLA (pays off on a GPU; on a CPU compiling costs more than it saves)",
+    )
+    p.add_argument(
+        "--eager",
+        action="store_true",
+        help="train children eagerly (faster for a handful of steps of a tiny proxy)",
+    )
+    p.add_argument(
+        "--trials-per-process",
+        type=_non_negative_int,
+        default=None,
+        help=f"run the search in a chain of processes of this many trials each, resuming exactly, so that memory the backend keeps per trial goes back to the system; 0: one process (default: {_DEFAULT_TRIALS_PER_PROCESS} with TensorFlow, which keeps 30-60 MiB per traced child; 0 with --eager or another backend)",
+    )
     p.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_search)
 
@@ -738,23 +875,79 @@ def build_parser():
         "decay, auxiliary head, drop path) at the given size, evaluate it on the "
         "test split and save it as .keras.",
     )
-    p.add_argument("genotype", nargs="?", help="a published name (nasnet_a, amoebanet_a, amoebanet_c), genotype text, or a .json/.txt file")
-    p.add_argument("--from-search", metavar="DIR", help="train the best genotype(s) of a search directory instead")
-    p.add_argument("--top-k", type=_positive_int, default=1, help="with --from-search: train the K best (default: %(default)s)")
+    p.add_argument(
+        "genotype",
+        nargs="?",
+        help="a published name (nasnet_a, amoebanet_a, amoebanet_c), genotype text, or a .json/.txt file",
+    )
+    p.add_argument(
+        "--from-search",
+        metavar="DIR",
+        help="train the best genotype(s) of a search directory instead",
+    )
+    p.add_argument(
+        "--top-k",
+        type=_positive_int,
+        default=1,
+        help="with --from-search: train the K best (default: %(default)s)",
+    )
     p.add_argument("--dataset", default="fashion_mnist", help="(default: %(default)s)")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--cells-per-stack", type=_positive_int, default=2, help="N (paper: 6; default: %(default)s)")
-    p.add_argument("--filters", type=_positive_int, default=16, help="F (paper: 32; default: %(default)s)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="(default: the recipe's)")
-    p.add_argument("--batch-size", type=_positive_int, default=None, help="(default: the recipe's)")
-    p.add_argument("--recipe", choices=RECIPES, default="nasnet_cifar", help="training recipe preset; N, F, epochs and batch size given here override it (default: %(default)s)")
-    p.add_argument("--train-images", type=_positive_int, default=None, help="use a random subset of the training images")
-    p.add_argument("--validation-images", type=_non_negative_int, default=0, help="hold out images for validation (default: %(default)s, train on all)")
+    p.add_argument(
+        "--cells-per-stack",
+        type=_positive_int,
+        default=2,
+        help="N (paper: 6; default: %(default)s)",
+    )
+    p.add_argument(
+        "--filters",
+        type=_positive_int,
+        default=16,
+        help="F (paper: 32; default: %(default)s)",
+    )
+    p.add_argument(
+        "--epochs", type=_positive_int, default=None, help="(default: the recipe's)"
+    )
+    p.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="(default: the recipe's)"
+    )
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default="nasnet_cifar",
+        help="training recipe preset; N, F, epochs and batch size given here override it (default: %(default)s)",
+    )
+    p.add_argument(
+        "--train-images",
+        type=_positive_int,
+        default=None,
+        help="use a random subset of the training images",
+    )
+    p.add_argument(
+        "--validation-images",
+        type=_non_negative_int,
+        default=0,
+        help="hold out images for validation (default: %(default)s, train on all)",
+    )
     p.add_argument("--seed", type=_non_negative_int, default=0)
-    p.add_argument("--xla", action="store_true", help="compile with XLA (pays off on a GPU; on a CPU compiling costs more than it saves)")
-    p.add_argument("--eager", action="store_true", help="train eagerly (faster for a handful of steps of a tiny model)")
-    p.add_argument("--output", default="model.keras", help="the .keras file to write (default: %(default)s)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument(
+        "--xla",
+        action="store_true",
+        help="compile with XLA (pays off on a GPU; on a CPU compiling costs more than it saves)",
+    )
+    p.add_argument(
+        "--eager",
+        action="store_true",
+        help="train eagerly (faster for a handful of steps of a tiny model)",
+    )
+    p.add_argument(
+        "--output",
+        default="model.keras",
+        help="the .keras file to write (default: %(default)s)",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace existing output files"
+    )
     p.add_argument("--verbose", action="store_true", help="Keras's per-epoch output")
     p.set_defaults(func=cmd_train)
 
@@ -763,8 +956,12 @@ def build_parser():
         help="export a trained .keras model as a SavedModel (TF Serving) and/or .keras",
         description="Export a trained model for serving.",
     )
-    p.add_argument("model", help="a .keras file written by `keras-nasnet train` or model.save()")
-    p.add_argument("--saved-model", metavar="DIR", help="write a TensorFlow SavedModel here")
+    p.add_argument(
+        "model", help="a .keras file written by `keras-nasnet train` or model.save()"
+    )
+    p.add_argument(
+        "--saved-model", metavar="DIR", help="write a TensorFlow SavedModel here"
+    )
     p.add_argument("--keras", metavar="FILE", help="write a .keras copy here")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
@@ -774,9 +971,19 @@ def build_parser():
         help="print a genotype and draw its cells",
         description="Print a genotype and draw its normal and reduction cells as PNG and SVG.",
     )
-    p.add_argument("genotype", nargs="?", help="a published name, genotype text, or a .json/.txt file")
-    p.add_argument("--from-search", metavar="DIR", help="show the best genotype of a search directory")
-    p.add_argument("--output", metavar="DIR", help="write the diagrams into this folder")
+    p.add_argument(
+        "genotype",
+        nargs="?",
+        help="a published name, genotype text, or a .json/.txt file",
+    )
+    p.add_argument(
+        "--from-search",
+        metavar="DIR",
+        help="show the best genotype of a search directory",
+    )
+    p.add_argument(
+        "--output", metavar="DIR", help="write the diagrams into this folder"
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_show)
 
@@ -786,9 +993,15 @@ def build_parser():
         description="Write an HTML or Markdown report of one or more search directories.",
     )
     p.add_argument("directories", nargs="+", metavar="DIR")
-    p.add_argument("--output", default="report.html", help=".html or .md (default: %(default)s)")
+    p.add_argument(
+        "--output", default="report.html", help=".html or .md (default: %(default)s)"
+    )
     p.add_argument("--top-k", type=_positive_int, default=5)
-    p.add_argument("--no-params", action="store_true", help="skip the parameter counts (they build each model)")
+    p.add_argument(
+        "--no-params",
+        action="store_true",
+        help="skip the parameter counts (they build each model)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_report)
     return parser

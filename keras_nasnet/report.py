@@ -41,7 +41,7 @@ class TrialRecord:
         score: the objective's value, or `None`.
         values: hyperparameter name -> value.
         genotype: the `Genotype` the values spell (see
-            `tuner_plugins.cell_hps`), or `None` if they spell none.
+            `keras_nasnet.space.decisions`), or `None` if they spell none.
     """
 
     trial_id: str
@@ -431,12 +431,12 @@ def _natural_key(text):
 def _genotype(values):
     # Imported here: `tuner_plugins` is the search layer; reading its naming
     # scheme must not make this module import keras-tuner at import time.
-    from tuner_plugins import cell_hps
+    from keras_nasnet.space import decisions
 
-    if cell_hps.num_blocks_in(values) == 0:
+    if decisions.num_blocks_in(values) == 0:
         return None
     try:
-        return cell_hps.decode(values)
+        return decisions.decode(values)
     except ValueError:
         return None
 

@@ -21,13 +21,12 @@ def main(directory, strategy, max_trials, log_file):
     import keras_tuner
     from keras_tuner.engine import base_tuner
 
-    from keras_nasnet.space import sampling
-    from tuner_plugins import cell_hps
+    from keras_nasnet.space import decisions, sampling
     from tuner_plugins.oracle import NASOracle
 
     hp = keras_tuner.HyperParameters()
-    cell_hps.declare_cells(hp, num_blocks=3)
-    target = cell_hps.encode(sampling.random_genotype(0, num_blocks=3))
+    decisions.declare_cells(hp, num_blocks=3)
+    target = decisions.encode(sampling.random_genotype(0, num_blocks=3))
 
     class ScoreTuner(base_tuner.BaseTuner):
         def run_trial(self, trial):

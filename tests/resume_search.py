@@ -22,7 +22,8 @@ import zlib
 
 import keras_tuner
 
-from tuner_plugins import AgingEvolution, RNNController, cell_hps
+from keras_nasnet.space import decisions
+from tuner_plugins import AgingEvolution, RNNController
 
 MAX_TRIALS = 14
 
@@ -58,7 +59,7 @@ def _tuner_class(strategy):
 
 def search(directory, strategy):
     hp = keras_tuner.HyperParameters()
-    cell_hps.declare_cells(hp, num_blocks=2)
+    decisions.declare_cells(hp, num_blocks=2)
     options = (
         {"population_size": 4, "sample_size": 2}
         if strategy == "evolution"

@@ -12,6 +12,11 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
+# Slow: left out of `make check` (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "tests" / "data"
 

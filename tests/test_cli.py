@@ -18,14 +18,22 @@ from keras_nasnet import cli
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "fashion-mnist")
 # A proxy small enough for CI: 2-block cells, N=1, F=4, one epoch of one step.
 TINY = [
-    "--data-dir", DATA_DIR,
-    "--num-blocks", "2",
-    "--cells-per-stack", "1",
-    "--filters", "4",
-    "--epochs", "1",
-    "--batch-size", "64",
-    "--train-images", "64",
-    "--validation-images", "32",
+    "--data-dir",
+    DATA_DIR,
+    "--num-blocks",
+    "2",
+    "--cells-per-stack",
+    "1",
+    "--filters",
+    "4",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "64",
+    "--train-images",
+    "64",
+    "--validation-images",
+    "32",
     "--eager",
 ]
 
@@ -62,9 +70,20 @@ def _trial_scores(directory):
 def evolution_search(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("cli") / "evo")
     code = cli.main(
-        ["search", "--strategy", "evolution", "--max-trials", "3",
-         "--population-size", "2", "--sample-size", "2",
-         "--directory", directory, *TINY]
+        [
+            "search",
+            "--strategy",
+            "evolution",
+            "--max-trials",
+            "3",
+            "--population-size",
+            "2",
+            "--sample-size",
+            "2",
+            "--directory",
+            directory,
+            *TINY,
+        ]
     )
     assert code == 0
     return directory
@@ -79,11 +98,22 @@ def test_search_evolution_prints_progress_and_best(evolution_search):
     assert settings["strategy"] == "evolution" and settings["num_classes"] == 10
 
 
-@pytest.mark.parametrize("strategy,trials", [("controller", 2), ("random", 1), ("bayesian", 1)])
+@pytest.mark.parametrize(
+    "strategy,trials", [("controller", 2), ("random", 1), ("bayesian", 1)]
+)
 def test_search_each_strategy(strategy, trials, tmp_path, capsys):
     directory = str(tmp_path / strategy)
     code, out, err = _run(
-        ["search", "--strategy", strategy, "--max-trials", str(trials), "--directory", directory, *TINY],
+        [
+            "search",
+            "--strategy",
+            strategy,
+            "--max-trials",
+            str(trials),
+            "--directory",
+            directory,
+            *TINY,
+        ],
         capsys,
     )
     assert code == 0, err
@@ -96,10 +126,12 @@ def test_search_each_strategy(strategy, trials, tmp_path, capsys):
     assert f"best validation accuracy {best:.4f}" in out
 
 
+@pytest.mark.slow
 def test_resume_continues_the_same_search(evolution_search, tmp_path, capsys):
     before = _trial_scores(evolution_search)
     code, out, err = _run(
-        ["search", "--directory", evolution_search, "--resume", "--max-trials", "4"], capsys
+        ["search", "--directory", evolution_search, "--resume", "--max-trials", "4"],
+        capsys,
     )
     assert code == 0, err
     assert "resuming" in out
@@ -109,13 +141,30 @@ def test_resume_continues_the_same_search(evolution_search, tmp_path, capsys):
     assert {k: after[k] for k in before} == before
 
 
+@pytest.mark.slow
 def test_search_killed_mid_run_resumes(tmp_path):
     directory = str(tmp_path / "killed")
-    argv = [sys.executable, "-m", "keras_nasnet.cli", "search", "--strategy", "evolution",
-            "--max-trials", "2", "--population-size", "1", "--sample-size", "1",
-            "--directory", directory, *TINY]
+    argv = [
+        sys.executable,
+        "-m",
+        "keras_nasnet.cli",
+        "search",
+        "--strategy",
+        "evolution",
+        "--max-trials",
+        "2",
+        "--population-size",
+        "1",
+        "--sample-size",
+        "1",
+        "--directory",
+        directory,
+        *TINY,
+    ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     deadline = time.time() + 240
     try:
         for line in proc.stdout:
@@ -127,9 +176,13 @@ def test_search_killed_mid_run_resumes(tmp_path):
         proc.kill()
         proc.wait(timeout=30)
         proc.stdout.close()
-    finished = {k: v for k, v in _trial_scores(directory).items() if v[0] == "COMPLETED"}
+    finished = {
+        k: v for k, v in _trial_scores(directory).items() if v[0] == "COMPLETED"
+    }
     assert len(finished) >= 1
-    result = subprocess.run(argv + ["--resume"], capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        argv + ["--resume"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     after = _trial_scores(directory)
     completed = [k for k, v in after.items() if v[0] == "COMPLETED"]
@@ -139,12 +192,18 @@ def test_search_killed_mid_run_resumes(tmp_path):
 
 def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
     out_dir = str(tmp_path / "diagrams")
-    code, out, err = _run(["show", "--from-search", evolution_search, "--output", out_dir], capsys)
+    code, out, err = _run(
+        ["show", "--from-search", evolution_search, "--output", out_dir], capsys
+    )
     assert code == 0, err
     files = sorted(os.listdir(out_dir))
-    assert len(files) == 4 and all(os.path.getsize(os.path.join(out_dir, f)) > 0 for f in files)
+    assert len(files) == 4 and all(
+        os.path.getsize(os.path.join(out_dir, f)) > 0 for f in files
+    )
     assert {os.path.splitext(f)[1] for f in files} == {".png", ".svg"}
-    svg = (tmp_path / "diagrams" / [f for f in files if f.endswith("normal.svg")][0]).read_text()
+    svg = (
+        tmp_path / "diagrams" / [f for f in files if f.endswith("normal.svg")][0]
+    ).read_text()
     assert "h_{i-1}" in svg or "h<sub>" in svg or "h_i" in svg
 
     page = str(tmp_path / "report.html")
@@ -157,6 +216,7 @@ def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
     assert "parameters" in html.lower()
 
 
+@pytest.mark.slow
 def test_train_and_export_serve_the_same_predictions(tmp_path, capsys):
     import keras
     import tensorflow as tf
@@ -166,8 +226,25 @@ def test_train_and_export_serve_the_same_predictions(tmp_path, capsys):
 
     output = str(tmp_path / "nasnet_a.keras")
     code, out, err = _run(
-        ["train", "nasnet_a", "--data-dir", DATA_DIR, "--cells-per-stack", "1", "--filters", "4",
-         "--epochs", "1", "--batch-size", "64", "--train-images", "64", "--eager", "--output", output],
+        [
+            "train",
+            "nasnet_a",
+            "--data-dir",
+            DATA_DIR,
+            "--cells-per-stack",
+            "1",
+            "--filters",
+            "4",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--train-images",
+            "64",
+            "--eager",
+            "--output",
+            output,
+        ],
         capsys,
     )
     assert code == 0, err
@@ -207,12 +284,35 @@ def _bad_inputs(root):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["search", "--dataset", "no_such_dataset_xyz", "--max-trials", "1"], "no_such_dataset_xyz"),
-        (["search", "--population-size", "2", "--sample-size", "3", "--max-trials", "1"], "--sample-size"),
-        (["search", "--validation-images", "999999", "--max-trials", "1"], "validation"),
-        (["search", "--data-dir", "{in}/missing"], "--data-dir '{in}/missing' does not exist"),
+        (
+            ["search", "--dataset", "no_such_dataset_xyz", "--max-trials", "1"],
+            "no_such_dataset_xyz",
+        ),
+        (
+            [
+                "search",
+                "--population-size",
+                "2",
+                "--sample-size",
+                "3",
+                "--max-trials",
+                "1",
+            ],
+            "--sample-size",
+        ),
+        (
+            ["search", "--validation-images", "999999", "--max-trials", "1"],
+            "validation",
+        ),
+        (
+            ["search", "--data-dir", "{in}/missing"],
+            "--data-dir '{in}/missing' does not exist",
+        ),
         (["search", "--data-dir", "{in}/notes.txt"], "notes.txt' is not a directory"),
-        (["search", "--data-dir", "{in}/truncated"], "train-images-idx3-ubyte.gz: the file is truncated"),
+        (
+            ["search", "--data-dir", "{in}/truncated"],
+            "train-images-idx3-ubyte.gz: the file is truncated",
+        ),
         (["search", "--max-trials", "0"], "--max-trials"),
         (["search", "--epochs", "-1"], "--epochs"),
         (["search", "--filters", "0"], "--filters"),
@@ -228,7 +328,13 @@ def _bad_inputs(root):
         (["train", "{in}/binary.txt"], "binary.txt: cannot read the genotype file"),
         (["train", "{in}"], "is a directory"),
         (["train", "normal: identity(0) + identity(1)"], "no reduction cell"),
-        (["show", "normal: bad_op(0) + identity(1); reduction: identity(0) + identity(1)"], "bad_op"),
+        (
+            [
+                "show",
+                "normal: bad_op(0) + identity(1); reduction: identity(0) + identity(1)",
+            ],
+            "bad_op",
+        ),
         (["show", "not_a_genotype"], "not a published name"),
         (["train", "nasnet_a", "--output", "model.h5"], ".keras"),
         (["report", "missing_dir"], "does not exist"),
@@ -237,7 +343,9 @@ def _bad_inputs(root):
         (["export", "missing.keras", "--saved-model", "x"], "does not exist"),
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(argv, message, tmp_path, capsys, monkeypatch):
+def test_bad_input_exits_2_and_writes_nothing(
+    argv, message, tmp_path, capsys, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     _bad_inputs(tmp_path / "in")
     argv = [a.replace("{in}", "in") for a in argv]
@@ -272,14 +380,27 @@ def test_existing_outputs_are_never_modified(tmp_path, capsys, monkeypatch):
     (tmp_path / "broken_search" / "search.json").write_text('{"strategy": ')
     (tmp_path / "a_file").write_text("keep")
     cases = [
-        (["export", "model.keras", "--keras", "copy.keras"], "'copy.keras' already exists"),
-        (["export", "model.keras", "--saved-model", "served"], "'served' already exists"),
-        (["train", "nasnet_a", "--output", "model.keras"], "'model.keras' already exists"),
-        (["show", "nasnet_a", "--output", "diagrams"], "genotype_normal.png' already exists"),
+        (
+            ["export", "model.keras", "--keras", "copy.keras"],
+            "'copy.keras' already exists",
+        ),
+        (
+            ["export", "model.keras", "--saved-model", "served"],
+            "'served' already exists",
+        ),
+        (
+            ["train", "nasnet_a", "--output", "model.keras"],
+            "'model.keras' already exists",
+        ),
+        (
+            ["show", "nasnet_a", "--output", "diagrams"],
+            "genotype_normal.png' already exists",
+        ),
         (["search", "--directory", "old_search", *TINY], "--resume"),
         (["search", "--directory", "broken_search", "--resume", *TINY], "corrupt"),
         (["search", "--directory", "a_file", *TINY], "is not a directory"),
     ]
+
     def snapshot():
         tree = _tree(str(tmp_path))
         return tree, {path: Path(path).read_bytes() for path in tree}
@@ -292,13 +413,21 @@ def test_existing_outputs_are_never_modified(tmp_path, capsys, monkeypatch):
         assert snapshot() == before, argv
 
 
-def test_foreign_or_existing_directories_are_not_touched(evolution_search, tmp_path, capsys):
+def test_foreign_or_existing_directories_are_not_touched(
+    evolution_search, tmp_path, capsys
+):
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
     for argv, message in [
-        (["search", "--directory", str(foreign), *TINY], "holds no keras-nasnet search"),
-        (["show", "--from-search", str(foreign)], "not a keras-nasnet search directory"),
+        (
+            ["search", "--directory", str(foreign), *TINY],
+            "holds no keras-nasnet search",
+        ),
+        (
+            ["show", "--from-search", str(foreign)],
+            "not a keras-nasnet search directory",
+        ),
         (["search", "--directory", evolution_search, *TINY], "--resume"),
     ]:
         before = _tree(str(tmp_path)), _tree(evolution_search)
@@ -360,10 +489,13 @@ def test_small_budget_settings_reach_the_tuners(tmp_path):
     )
     assert bayesian.oracle.num_initial_points == 5
     # A search.json written before these settings existed: the paper's.
-    old = cli._make_tuner({"seed": 1, "strategy": "controller"}, None, str(tmp_path / "o"), 20)
+    old = cli._make_tuner(
+        {"seed": 1, "strategy": "controller"}, None, str(tmp_path / "o"), 20
+    )
     assert old.oracle.strategy.batch_size == 20
 
 
+@pytest.mark.slow
 def test_a_search_runs_as_a_chain_of_processes(tmp_path):
     # --trials-per-process: each process runs that many trials and hands
     # over to a fresh one (TensorFlow keeps memory per traced child); the
@@ -371,10 +503,29 @@ def test_a_search_runs_as_a_chain_of_processes(tmp_path):
     directory = str(tmp_path / "chain")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
-        [sys.executable, "-m", "keras_nasnet.cli", "search", "--strategy", "evolution",
-         "--max-trials", "2", "--population-size", "2", "--sample-size", "1",
-         "--trials-per-process", "1", "--directory", directory, *TINY],
-        capture_output=True, text=True, timeout=600, env=env,
+        [
+            sys.executable,
+            "-m",
+            "keras_nasnet.cli",
+            "search",
+            "--strategy",
+            "evolution",
+            "--max-trials",
+            "2",
+            "--population-size",
+            "2",
+            "--sample-size",
+            "1",
+            "--trials-per-process",
+            "1",
+            "--directory",
+            directory,
+            *TINY,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("going on in a fresh one") == 1

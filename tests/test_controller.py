@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 from keras_tuner.src.engine import trial as trial_module
 
-from keras_nasnet.space import sampling
-from tuner_plugins import cell_hps
+from keras_nasnet.space import decisions, sampling
 from tuner_plugins import controller as controller_lib
 from tuner_plugins.oracle import NASOracle
 
@@ -37,7 +36,7 @@ def generic_space():
 
 def nasnet_space(num_blocks=5):
     hp = keras_tuner.HyperParameters()
-    cell_hps.declare_cells(hp, num_blocks=num_blocks)
+    decisions.declare_cells(hp, num_blocks=num_blocks)
     return hp
 
 
@@ -235,11 +234,12 @@ def test_reinforce_with_enas_squashing(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_controller_beats_random_search(tmp_path):
     budget, seeds = 300, range(20)
     controller_best, random_best = [], []
     for seed in seeds:
-        target = cell_hps.encode(sampling.random_genotype(1000 + seed))
+        target = decisions.encode(sampling.random_genotype(1000 + seed))
         # The paper's minibatch (20) and PPO, but a smaller LSTM, 2 PPO epochs
         # and a learning rate of 0.02 rather than the paper's 0.00035, which
         # is tuned for 20,000 trained children, not 300 (15 updates); and
@@ -259,7 +259,7 @@ def test_controller_beats_random_search(tmp_path):
         rng = np.random.default_rng(seed)
         random_best.append(
             max(
-                matches(cell_hps.encode(sampling.random_genotype(rng)), target)
+                matches(decisions.encode(sampling.random_genotype(rng)), target)
                 for _ in range(budget)
             )
         )

@@ -14,6 +14,9 @@ import time
 
 import pytest
 
+# Slow: left out of `make check` (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "distributed_worker.py")
 REPO = os.path.dirname(HERE)

@@ -9,7 +9,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_docs_build_strict(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -27,5 +35,9 @@ def test_readme_links_resolve():
         readme = f.read()
     links = re.findall(r"\]\(([^)#]+)\)", readme)
     assert links
-    missing = [link for link in links if not link.startswith("http") and not os.path.exists(os.path.join(ROOT, link))]
+    missing = [
+        link
+        for link in links
+        if not link.startswith("http") and not os.path.exists(os.path.join(ROOT, link))
+    ]
     assert missing == []

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from keras_tuner.src.engine import trial as trial_module
 
-from keras_nasnet.space import mutations, ops, sampling
-from tuner_plugins import cell_hps, evolution
+from keras_nasnet.space import decisions, mutations, ops, sampling
+from tuner_plugins import evolution
 from tuner_plugins.oracle import NASOracle
 
 COMPLETED = trial_module.TrialStatus.COMPLETED
@@ -20,7 +20,7 @@ FAILED = trial_module.TrialStatus.FAILED
 
 def nasnet_space(**kwargs):
     hp = keras_tuner.HyperParameters()
-    cell_hps.declare_cells(hp, **kwargs)
+    decisions.declare_cells(hp, **kwargs)
     return hp
 
 
@@ -78,7 +78,7 @@ def test_population_is_the_last_p_completed_trials_oldest_leaving(tmp_path):
 
 
 def test_random_until_the_population_is_full_then_one_mutation_per_child(tmp_path):
-    target = cell_hps.encode(sampling.random_genotype(3))
+    target = decisions.encode(sampling.random_genotype(3))
     oracle = make_oracle(tmp_path, nasnet_space(), population_size=8, sample_size=3)
     kinds = collections.Counter()
     for i in range(80):
@@ -93,7 +93,7 @@ def test_random_until_the_population_is_full_then_one_mutation_per_child(tmp_pat
             # Exactly one decision differs from the parent.
             diff = changed(parent.hyperparameters.values, values)
             assert len(diff) == 1
-            slot = cell_hps.parse_hp_name(diff.pop())[2]
+            slot = decisions.parse_hp_name(diff.pop())[2]
             assert slot.startswith("input" if kind == mutations.HIDDEN_STATE else "op")
             kinds[kind] += 1
         finish(oracle, trial, matches(values, target))
@@ -105,7 +105,7 @@ def test_op_mutations_stay_in_the_space_op_set(tmp_path):
     oracle = make_oracle(tmp_path, hp, population_size=4, sample_size=2)
     for _ in range(60):
         trial = oracle.create_trial("tuner0")
-        genotype = cell_hps.decode(trial.hyperparameters.values)
+        genotype = decisions.decode(trial.hyperparameters.values)
         for _, cell in genotype.cells():
             for block in cell.blocks:
                 assert set(block.ops) <= set(ops.AMOEBANET_OPS)
@@ -203,11 +203,12 @@ def test_tournament_winner_follows_the_objective_direction(tmp_path, direction):
     assert parents[worst] < 0.02 * 400
 
 
+@pytest.mark.slow
 def test_evolution_beats_random_search(tmp_path):
     budget, seeds = 300, range(20)
     evolution_best, random_best = [], []
     for seed in seeds:
-        target = cell_hps.encode(sampling.random_genotype(1000 + seed))
+        target = decisions.encode(sampling.random_genotype(1000 + seed))
         oracle = make_oracle(
             tmp_path / str(seed),
             nasnet_space(),
@@ -228,7 +229,7 @@ def test_evolution_beats_random_search(tmp_path):
         rng = np.random.default_rng(seed)
         random_best.append(
             max(
-                matches(cell_hps.encode(sampling.random_genotype(rng)), target)
+                matches(decisions.encode(sampling.random_genotype(rng)), target)
                 for _ in range(budget)
             )
         )

@@ -52,6 +52,7 @@ def test_keras_file_round_trip(model_and_data, tmp_path):
     assert progress == pytest.approx([0.3] * 42)
 
 
+@pytest.mark.slow
 def test_saved_model_export_serves(model_and_data, tmp_path):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("SavedModel export needs the TensorFlow backend")

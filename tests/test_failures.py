@@ -118,6 +118,7 @@ class _MixedFailures(_FailingHyperModel):
         return super().build(hp)
 
 
+@pytest.mark.slow
 def test_failing_children_are_failed_with_their_reasons_and_the_search_goes_on(
     tmp_path, fashion
 ):

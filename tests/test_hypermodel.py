@@ -10,13 +10,12 @@ from keras_tuner.engine import hyperparameters as hp_module
 
 from keras_nasnet import genotypes, training
 from keras_nasnet.models import NASNet
-from keras_nasnet.space import AMOEBANET_OPS, NASNET_OPS, Cell, Genotype
-from tuner_plugins import cell_hps
+from keras_nasnet.space import AMOEBANET_OPS, NASNET_OPS, Cell, Genotype, decisions
 from tuner_plugins import hypermodel as hypermodel_module
 from tuner_plugins.hypermodel import NASNetHyperModel
 
 CELL_DECISIONS = [
-    cell_hps.hp_name(cell, b, slot)
+    decisions.hp_name(cell, b, slot)
     for cell in ("normal", "reduction")
     for b in range(5)
     for slot in ("input_a", "input_b", "op_a", "op_b", "combine")
@@ -24,7 +23,7 @@ CELL_DECISIONS = [
 
 
 def _cell_names(hp):
-    return [h.name for h in hp.space if cell_hps.parse_hp_name(h.name)]
+    return [h.name for h in hp.space if decisions.parse_hp_name(h.name)]
 
 
 def _without_concat(genotype):
@@ -89,11 +88,11 @@ def test_genotype_round_trips_through_encode(name):
     genotype = genotypes.KNOWN_GENOTYPES[name]
     hm = NASNetHyperModel(10, (32, 32, 3), ops=list(NASNET_OPS) + ["dil_sep_conv_3x3"])
     hp = hm.search_space()
-    hp.values.update(cell_hps.encode(genotype))
+    hp.values.update(decisions.encode(genotype))
     # The explicit concat lists are not decisions of the space: dropped.
     assert hm.genotype(hp) == _without_concat(genotype)
     assert hm.genotype(dict(hp.values)) == _without_concat(genotype)
-    assert cell_hps.encode(hm.genotype(hp)) == cell_hps.encode(genotype)
+    assert decisions.encode(hm.genotype(hp)) == decisions.encode(genotype)
 
 
 def test_genotype_declares_missing_decisions_with_defaults():
@@ -224,7 +223,7 @@ def test_build_gives_the_nasnet_that_the_values_spell():
     assert isinstance(model, NASNet)
     assert model.genotype == hm.genotype(hp)
     assert (
-        model.genotype.normal.blocks[1] == cell_hps.decode(hp.values).normal.blocks[1]
+        model.genotype.normal.blocks[1] == decisions.decode(hp.values).normal.blocks[1]
     )
     assert (model.cells_per_stack, model.filters) == (1, 8)
     assert model.drop_path_keep_prob == 0.7
@@ -363,7 +362,7 @@ def test_bayesian_optimization_proposes_over_the_space(tmp_path):
         trial = tuner.oracle.create_trial(tuner.tuner_id)
         assert trial.status == "RUNNING"
         genotype = hm.genotype(trial.hyperparameters)
-        assert genotype == cell_hps.decode(trial.hyperparameters.values)
+        assert genotype == decisions.decode(trial.hyperparameters.values)
         assert trial.hyperparameters.values["filters"] in (2, 4)
         tuner.oracle.update_trial(trial.trial_id, {"val_accuracy": score})
         trial.status = "COMPLETED"

@@ -13,9 +13,13 @@ import os
 import time
 
 import numpy as np
+import pytest
 
 from keras_nasnet import data
 from tuner_plugins import AgingEvolution, NASNetHyperModel
+
+# Slow: left out of `make check` (`pytest -m "not slow"`).
+pytestmark = pytest.mark.slow
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
 # 30, not 50: a trial costs about 3 CPU-seconds even this small (eager

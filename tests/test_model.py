@@ -105,6 +105,7 @@ def _check_random_genotypes(seeds):
             assert last.output.shape[-1] == expected, (seed, stem, str(genotype))
 
 
+@pytest.mark.slow
 @shape_only()
 def test_random_genotypes_build_with_both_stems():
     # A sample in CI; all 200 in test_200_random_genotypes_build (large).
@@ -338,6 +339,7 @@ JAX_FIT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_fit_one_batch_jax():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     code = JAX_FIT.format(text=str(TINY))

@@ -12,7 +12,7 @@ import keras_tuner
 import pytest
 from keras_tuner.src.engine import trial as trial_module
 
-from tuner_plugins import cell_hps
+from keras_nasnet.space import decisions
 from tuner_plugins.oracle import NASOracle
 
 STRATEGIES = ("evolution", "controller")
@@ -43,7 +43,7 @@ def generic_space():
 
 def nasnet_space():
     hp = keras_tuner.HyperParameters()
-    cell_hps.declare_cells(hp, num_blocks=2)
+    decisions.declare_cells(hp, num_blocks=2)
     return hp
 
 

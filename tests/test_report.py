@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from keras_nasnet import report
-from tuner_plugins import cell_hps
+from keras_nasnet.space import decisions
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -26,7 +26,7 @@ def _run_search(directory, project_name, objective, scores):
 
     class CellSpace(kt.HyperModel):
         def build(self, hp):
-            cell_hps.declare_cells(hp, num_blocks=2)
+            decisions.declare_cells(hp, num_blocks=2)
 
     class FakeTraining(kt.RandomSearch):
         def __init__(self, scores, **kwargs):
@@ -92,7 +92,7 @@ def test_load_search_reads_every_trial(projects):
         assert record.status == state["status"]
         assert record.score == state["score"]
         assert record.values == state["hyperparameters"]["values"]
-        assert record.genotype == cell_hps.decode(record.values)
+        assert record.genotype == decisions.decode(record.values)
     assert [r.score for r in search.records] == MAX_SCORES
     assert [r.scored for r in search.records] == [s is not None for s in MAX_SCORES]
     assert search.records[2].status == "FAILED"

@@ -207,6 +207,7 @@ def _results(directory):
     return out
 
 
+@pytest.mark.slow
 def test_killed_searches_resume_to_the_uninterrupted_result(tmp_path):
     reference = _search(str(tmp_path / "reference"))
     rng = np.random.default_rng(0)

@@ -93,19 +93,43 @@ def test_semicolon_separates_cells_on_one_line():
 @pytest.mark.parametrize(
     "text,message",
     [
-        ("normal: bad_op(0) + identity(1)\nreduction: identity(0) + identity(1)", "bad_op"),
-        ("normal: identity(2) + identity(1)\nreduction: identity(0) + identity(1)", "block 0 can only use states 0..1"),
+        (
+            "normal: bad_op(0) + identity(1)\nreduction: identity(0) + identity(1)",
+            "bad_op",
+        ),
+        (
+            "normal: identity(2) + identity(1)\nreduction: identity(0) + identity(1)",
+            "block 0 can only use states 0..1",
+        ),
         ("normal: identity(0) + identity(1)", "no reduction cell"),
-        ("normal: identity(0) * identity(1)\nreduction: identity(0) + identity(1)", "no combine symbol"),
-        ("normal: identity(0) + identity(1) -> [0, 5]\nreduction: identity(0) + identity(1)", "out of range"),
-        ("normal: identity(0) + identity(1) -> [2, 2]\nreduction: identity(0) + identity(1)", "repeats"),
-        ("normal: identity(0) + identity\nreduction: identity(0) + identity(1)", "op_name(state_index)"),
-        ("cell: identity(0) + identity(1)\nreduction: identity(0) + identity(1)", "must start with"),
+        (
+            "normal: identity(0) * identity(1)\nreduction: identity(0) + identity(1)",
+            "no combine symbol",
+        ),
+        (
+            "normal: identity(0) + identity(1) -> [0, 5]\nreduction: identity(0) + identity(1)",
+            "out of range",
+        ),
+        (
+            "normal: identity(0) + identity(1) -> [2, 2]\nreduction: identity(0) + identity(1)",
+            "repeats",
+        ),
+        (
+            "normal: identity(0) + identity\nreduction: identity(0) + identity(1)",
+            "op_name(state_index)",
+        ),
+        (
+            "cell: identity(0) + identity(1)\nreduction: identity(0) + identity(1)",
+            "must start with",
+        ),
         ("", "no normal and no reduction"),
     ],
 )
 def test_parse_errors_name_the_problem(text, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+    with pytest.raises(
+        ValueError,
+        match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\["),
+    ):
         Genotype.parse(text)
 
 
@@ -113,10 +137,43 @@ def test_parse_errors_name_the_problem(text, message):
     "data,message",
     [
         ({"normal": {"blocks": []}, "reduction": {"blocks": []}}, "at least one block"),
-        ({"normal": {"blocks": [{"inputs": [0, 1], "ops": ["identity", "nope"]}]}}, "keys"),
-        ({"normal": {"blocks": [{"inputs": [0], "ops": ["identity", "identity"]}]}, "reduction": {"blocks": []}}, "two values"),
-        ({"normal": {"blocks": [{"inputs": [0, "1"], "ops": ["identity", "identity"]}]}, "reduction": {"blocks": []}}, "input_b"),
-        ({"normal": {"blocks": [{"inputs": [0, 1], "ops": ["identity", "identity"], "combine": "mul"}]}, "reduction": {"blocks": []}}, "combine method 'mul'"),
+        (
+            {"normal": {"blocks": [{"inputs": [0, 1], "ops": ["identity", "nope"]}]}},
+            "keys",
+        ),
+        (
+            {
+                "normal": {
+                    "blocks": [{"inputs": [0], "ops": ["identity", "identity"]}]
+                },
+                "reduction": {"blocks": []},
+            },
+            "two values",
+        ),
+        (
+            {
+                "normal": {
+                    "blocks": [{"inputs": [0, "1"], "ops": ["identity", "identity"]}]
+                },
+                "reduction": {"blocks": []},
+            },
+            "input_b",
+        ),
+        (
+            {
+                "normal": {
+                    "blocks": [
+                        {
+                            "inputs": [0, 1],
+                            "ops": ["identity", "identity"],
+                            "combine": "mul",
+                        }
+                    ]
+                },
+                "reduction": {"blocks": []},
+            },
+            "combine method 'mul'",
+        ),
     ],
 )
 def test_json_errors_name_the_problem(data, message):
@@ -210,7 +267,14 @@ def test_mutate_op_needs_an_alternative():
 
 # Fuzzing: text and JSON input never raises anything but a ValueError.
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("normalreduction:;,+|()->[]0123456789 _\nidentysepcov")), max_size=120))
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            list("normalreduction:;,+|()->[]0123456789 _\nidentysepcov")
+        ),
+        max_size=120,
+    )
+)
 def test_parse_fuzz_only_value_errors(text):
     try:
         Genotype.parse(text)
@@ -219,9 +283,20 @@ def test_parse_fuzz_only_value_errors(text):
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 8) | st.sampled_from(ALL_OPS + ("add", "concat", "x")),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.sampled_from(["normal", "reduction", "blocks", "concat", "inputs", "ops", "combine"]), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 8)
+    | st.sampled_from(ALL_OPS + ("add", "concat", "x")),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["normal", "reduction", "blocks", "concat", "inputs", "ops", "combine"]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=20,
 )
 

@@ -234,6 +234,7 @@ def test_train_rejects_datasets(splits):
         training.train(_tiny_classifier(), as_dataset, PROXY)
 
 
+@pytest.mark.slow
 def test_tiny_nasnet_trains_one_epoch_on_real_fashion_mnist(splits):
     """The whole recipe: aux head, drop path, cutout, clipping, cosine decay."""
     from keras_nasnet.callbacks import drop_path_layers

@@ -14,13 +14,12 @@ import keras_tuner
 import pytest
 
 from keras_nasnet import data
-from keras_nasnet.space import Genotype
+from keras_nasnet.space import Genotype, decisions
 from tuner_plugins import (
     AgingEvolution,
     NASNetHyperModel,
     NASOracle,
     RNNController,
-    cell_hps,
 )
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
@@ -71,11 +70,12 @@ def _check_results(tuner, fashion, num_trials):
     assert isinstance(tuner.hypermodel.genotype(best_hp), Genotype)
     if isinstance(tuner, (AgingEvolution, RNNController)):
         genotype = tuner.best_genotypes()[0]
-        assert genotype == cell_hps.decode(best_hp.values)
+        assert genotype == decisions.decode(best_hp.values)
         assert genotype == tuner.hypermodel.genotype(best_hp)
         assert len(tuner.best_genotypes(num_trials + 5)) == num_trials
 
 
+@pytest.mark.slow
 def test_aging_evolution_search(tmp_path, fashion):
     tuner = AgingEvolution(
         _hypermodel(),
@@ -91,13 +91,14 @@ def test_aging_evolution_search(tmp_path, fashion):
     _check_results(tuner, fashion, 3)
     # Past the random population, the child is one mutation from a member.
     trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
-    child = cell_hps.encode(cell_hps.decode(trials[2].hyperparameters.values))
+    child = decisions.encode(decisions.decode(trials[2].hyperparameters.values))
     parents = [
-        cell_hps.encode(cell_hps.decode(t.hyperparameters.values)) for t in trials[:2]
+        decisions.encode(decisions.decode(t.hyperparameters.values)) for t in trials[:2]
     ]
     assert min(sum(child[k] != p[k] for k in child) for p in parents) <= 1
 
 
+@pytest.mark.slow
 def test_rnn_controller_search(tmp_path, fashion):
     tuner = RNNController(
         _hypermodel(),
@@ -114,6 +115,7 @@ def test_rnn_controller_search(tmp_path, fashion):
     _check_results(tuner, fashion, 2)
 
 
+@pytest.mark.slow
 def test_random_search_searches_the_hypermodel_unchanged(tmp_path, fashion):
     tuner = keras_tuner.RandomSearch(
         _hypermodel(filters=[4, 8]),
@@ -128,6 +130,7 @@ def test_random_search_searches_the_hypermodel_unchanged(tmp_path, fashion):
     assert tuner.get_best_hyperparameters()[0].values["filters"] in (4, 8)
 
 
+@pytest.mark.slow
 def test_hyperband_sets_the_epochs_and_continues_a_trial(tmp_path, fashion):
     tuner = keras_tuner.Hyperband(
         _hypermodel(),
@@ -150,13 +153,15 @@ def test_hyperband_sets_the_epochs_and_continues_a_trial(tmp_path, fashion):
     assert values[2]["tuner/initial_epoch"] == 1
     # The continued trial is the best first-round trial, same architecture.
     parent = tuner.oracle.get_trial(values[2]["tuner/trial_id"])
-    assert cell_hps.decode(values[2]) == cell_hps.decode(parent.hyperparameters.values)
+    assert decisions.decode(values[2]) == decisions.decode(
+        parent.hyperparameters.values
+    )
     _check_results(tuner, fashion, 3)
 
 
 def _cells_only(hp):
     # A user's own build function over a cell space: no NASNet, no training.
-    cell_hps.declare_cells(hp, num_blocks=2)
+    decisions.declare_cells(hp, num_blocks=2)
     return keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
 
 
@@ -194,7 +199,7 @@ def test_aging_evolution_builds_its_oracle_like_keras_tuners(tmp_path):
     assert tuner.oracle.max_consecutive_failed_trials == 5
     assert tuner.executions_per_trial == 2
     assert tuner.project_dir == os.path.join(tmp_path, "p")
-    assert cell_hps.is_cell_space(tuner.oracle.get_space())
+    assert decisions.is_cell_space(tuner.oracle.get_space())
 
 
 def test_best_genotypes_decode_the_best_trials_in_order(tmp_path):
@@ -210,9 +215,9 @@ def test_best_genotypes_decode_the_best_trials_in_order(tmp_path):
     _drive(tuner, [0.2, 0.9, 0.5, 0.7])
     best_hps = tuner.get_best_hyperparameters(3)
     genotypes = tuner.best_genotypes(3)
-    assert [cell_hps.decode(hp.values) for hp in best_hps] == genotypes
+    assert [decisions.decode(hp.values) for hp in best_hps] == genotypes
     by_score = sorted(tuner.oracle.trials.values(), key=lambda t: -t.score)
-    assert genotypes[0] == cell_hps.decode(by_score[0].hyperparameters.values)
+    assert genotypes[0] == decisions.decode(by_score[0].hyperparameters.values)
     assert by_score[0].score == 0.9
     assert len(tuner.best_genotypes(10)) == 4
 

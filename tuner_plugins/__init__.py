@@ -7,12 +7,14 @@
 - `AgingEvolution`, `RNNController`: `keras_tuner.Tuner`s with a `NASOracle`.
 - `failures`: failing trials end FAILED with a one-line reason
   (`TrialFailureMixin`, `failure_reason`, `TooManyFailedTrialsError`).
-- `cell_hps`: how a genotype is spelled as hyperparameters, and back
-  (`declare_cells`, `decode`, `encode`).
+
+How a genotype is spelled as hyperparameters, and back, is part of the search
+space: `keras_nasnet.space.decisions` (re-exported here as `declare_cells`,
+`decode`, `encode`, `hp_name`).
 """
 
-from tuner_plugins import cell_hps, failures
-from tuner_plugins.cell_hps import declare_cells, decode, encode, hp_name
+from keras_nasnet.space.decisions import declare_cells, decode, encode, hp_name
+from tuner_plugins import failures
 from tuner_plugins.failures import (
     TooManyFailedTrialsError,
     TrialFailureMixin,
@@ -29,7 +31,6 @@ __all__ = [
     "RNNController",
     "TooManyFailedTrialsError",
     "TrialFailureMixin",
-    "cell_hps",
     "declare_cells",
     "decode",
     "encode",

@@ -13,8 +13,8 @@ Reference: Real et al. 2019, "Regularized Evolution for Image Classifier
 Architecture Search", Algorithm 1 and section 3 (mutations).
 """
 
+from keras_nasnet.space import decisions
 from keras_nasnet.space import mutations as mutations_lib
-from tuner_plugins import cell_hps
 
 DEFAULT_POPULATION_SIZE = 100
 DEFAULT_SAMPLE_SIZE = 25
@@ -132,9 +132,9 @@ class EvolutionStrategy:
             `(child_values, kind)`.
         """
         space = oracle.hyperparameters
-        if cell_hps.is_cell_space(space):
+        if decisions.is_cell_space(space):
             try:
-                genotype = cell_hps.decode(values)
+                genotype = decisions.decode(values)
             except ValueError:
                 genotype = None  # e.g. a trial from before the cells existed
             if genotype is not None:
@@ -151,7 +151,7 @@ class EvolutionStrategy:
         ops = _op_choices(space)
 
         def is_other(name):
-            parsed = cell_hps.parse_hp_name(name)
+            parsed = decisions.parse_hp_name(name)
             return parsed is None or parsed[2] not in _CELL_SLOTS
 
         has_other = any(
@@ -169,8 +169,8 @@ class EvolutionStrategy:
         else:
             child, kind = mutations_lib.mutate(genotype, rng, ops, identity_prob=0.0)
         out = dict(values)
-        for name, value in cell_hps.encode(child).items():
-            if cell_hps.parse_hp_name(name)[2] in _CELL_SLOTS:
+        for name, value in decisions.encode(child).items():
+            if decisions.parse_hp_name(name)[2] in _CELL_SLOTS:
                 out[name] = value
         return out, kind
 
@@ -200,7 +200,7 @@ class EvolutionStrategy:
 
 def _op_choices(space):
     for hp in space.space:
-        if hp.name == cell_hps.hp_name("normal", 0, "op_a"):
+        if hp.name == decisions.hp_name("normal", 0, "op_a"):
             return tuple(hp.values)
     raise ValueError("Not a NASNet space: no `normal/block_0/op_a` decision.")
 

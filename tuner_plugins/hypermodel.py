@@ -3,7 +3,7 @@
 Any keras-tuner tuner can search it unchanged (`RandomSearch`,
 `BayesianOptimization`, `Hyperband`, or this package's `AgingEvolution` and
 `RNNController`). Each trial's hyperparameters spell one genotype (the 50
-cell decisions, named as in `tuner_plugins.cell_hps`) plus the proxy size and
+cell decisions, named as in `keras_nasnet.space.decisions`) plus the proxy size and
 training settings; `build` turns them into a compiled
 `keras_nasnet.models.NASNet` and `fit` trains it with the scheduled drop path
 and a cosine learning rate over the trial's steps.
@@ -42,8 +42,8 @@ from keras_nasnet._validation import is_int as _is_int
 from keras_nasnet._validation import is_real as _is_real
 from keras_nasnet.callbacks import DropPathScheduler
 from keras_nasnet.models.nasnet import NASNet
+from keras_nasnet.space import decisions
 from keras_nasnet.space import ops as ops_lib
-from tuner_plugins import cell_hps
 
 # The search-time recipe: SGD with momentum 0.9, gradients clipped to a global
 # norm of 5. Its compile-time cosine schedule needs the steps per epoch, which
@@ -206,7 +206,7 @@ class _FailOnNonFiniteLoss(keras.callbacks.Callback):
 class NASNetHyperModel(keras_tuner.HyperModel):
     """The NASNet cell search space, searchable by any keras-tuner tuner.
 
-    Declares the cell decisions with `tuner_plugins.cell_hps.declare_cells`
+    Declares the cell decisions with `tuner_plugins.decisions.declare_cells`
     (2 cells x `num_blocks` blocks x 4 or 5 decisions, named like
     `normal/block_0/input_a`) and the proxy settings, builds a compiled
     `keras_nasnet.models.NASNet` from them and trains it with the paper's proxy
@@ -395,13 +395,13 @@ class NASNetHyperModel(keras_tuner.HyperModel):
             A `keras_nasnet.Genotype` with derived concat lists.
         """
         if isinstance(hp, keras_tuner.HyperParameters):
-            return cell_hps.declare_cells(
+            return decisions.declare_cells(
                 hp,
                 ops=self.ops,
                 num_blocks=self.num_blocks,
                 search_combine=self.search_combine,
             )
-        return cell_hps.decode(dict(hp))
+        return decisions.decode(dict(hp))
 
     def build(self, hp):
         """Builds and compiles the `NASNet` that `hp` describes.

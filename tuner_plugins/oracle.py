@@ -72,7 +72,7 @@ def _trial_order(trial_id):
 class NASOracle(keras_tuner.Oracle):
     """Searches a space with regularized evolution or an RNN controller.
 
-    On a NASNet space (one declared with `tuner_plugins.cell_hps.declare_cells`)
+    On a NASNet space (one declared with `tuner_plugins.decisions.declare_cells`)
     evolution mutates the genotype the AmoebaNet way; on any other space it
     changes one hyperparameter per child. The controller works on any space
     whose hyperparameters have a finite set of values (continuous `Float`s are
@@ -128,9 +128,9 @@ class NASOracle(keras_tuner.Oracle):
     Example:
 
     >>> import keras_tuner
-    >>> from tuner_plugins import cell_hps
+    >>> from keras_nasnet.space import decisions
     >>> hp = keras_tuner.HyperParameters()
-    >>> _ = cell_hps.declare_cells(hp)
+    >>> _ = decisions.declare_cells(hp)
     >>> oracle = NASOracle("val_accuracy", max_trials=5, hyperparameters=hp,
     ...                    seed=1, population_size=2, sample_size=1)
     >>> oracle.strategy.name

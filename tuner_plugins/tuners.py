@@ -4,7 +4,7 @@ Each is a `keras_tuner.Tuner` built the way `keras_tuner.RandomSearch` is: the
 constructor makes the oracle from its own arguments and hands the hypermodel
 and every other keyword (`directory`, `project_name`, `overwrite`,
 `executions_per_trial`, ...) to `keras_tuner.Tuner`. Any hypermodel works; with
-`NASNetHyperModel` (or any space spelled by `tuner_plugins.cell_hps`) the
+`NASNetHyperModel` (or any space spelled by `keras_nasnet.space.decisions`) the
 oracle searches the cells the paper's way and `best_genotypes()` decodes the
 winners.
 
@@ -16,7 +16,7 @@ Architectures for Scalable Image Recognition", section 3 and appendix A.
 import keras_tuner
 
 from keras_nasnet._validation import check_int, fail, is_int
-from tuner_plugins import cell_hps
+from keras_nasnet.space import decisions
 from tuner_plugins import controller as controller_lib
 from tuner_plugins import evolution as evolution_lib
 from tuner_plugins.failures import TrialFailureMixin
@@ -50,13 +50,13 @@ class _NASTuner(TrialFailureMixin, keras_tuner.Tuner):
         Returns:
             A list of `keras_nasnet.Genotype`, decoded from the cell decisions
             of `get_best_hyperparameters(num_models)` with
-            `tuner_plugins.cell_hps.decode`.
+            `tuner_plugins.decisions.decode`.
 
         Raises:
             ValueError: if the search space spells no cell.
         """
         return [
-            cell_hps.decode(hp.values)
+            decisions.decode(hp.values)
             for hp in self.get_best_hyperparameters(num_models)
         ]
 

@@ -69,9 +69,7 @@ POOLING_OPS = frozenset({AVG_POOL_3X3, MAX_POOL_3X3, MAX_POOL_5X5, MAX_POOL_7X7}
 def check_op(name):
     """Returns `name` if it is a known op, else raises a ValueError naming it."""
     if name not in ALL_OPS:
-        raise ValueError(
-            f"Unknown op {name!r}. Expected one of: {', '.join(ALL_OPS)}."
-        )
+        raise ValueError(f"Unknown op {name!r}. Expected one of: {', '.join(ALL_OPS)}.")
     return name
 
 
@@ -79,7 +77,6 @@ def check_combine(name):
     """Returns `name` if it is a known combine method, else raises ValueError."""
     if name not in COMBINES:
         raise ValueError(
-            f"Unknown combine method {name!r}. Expected one of: "
-            f"{', '.join(COMBINES)}."
+            f"Unknown combine method {name!r}. Expected one of: {', '.join(COMBINES)}."
         )
     return name

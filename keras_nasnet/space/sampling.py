@@ -28,7 +28,11 @@ def _check_choices(ops, combines, num_blocks):
         raise ValueError("Invalid value received for `ops`: it is empty.")
     if not combines:
         raise ValueError("Invalid value received for `combines`: it is empty.")
-    if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
+    if (
+        isinstance(num_blocks, bool)
+        or not isinstance(num_blocks, int)
+        or num_blocks < 1
+    ):
         raise ValueError(
             "Invalid value received for argument `num_blocks`. Expected an "
             f"integer >= 1. Received: num_blocks={num_blocks!r}"

@@ -1,6 +1,7 @@
 """How a genotype is spelled as keras-tuner hyperparameters, and back.
 
-Shared by `NASNetHyperModel` (which declares the decisions) and `NASOracle`
+Part of the search space (it imports no Keras and no keras-tuner: `declare_cells`
+takes any object with keras-tuner's `Choice` method). Shared by `NASNetHyperModel` (which declares the decisions) and `NASOracle`
 (which recognizes a NASNet space and mutates it the AmoebaNet way).
 
 Names are stable and readable: `<cell>/block_<b>/<slot>` with `<cell>` in
@@ -81,6 +82,7 @@ def decode(values):
     for cell in CELL_NAMES:
         blocks = []
         for b in range(num_blocks):
+
             def get(slot, b=b, cell=cell):
                 name = hp_name(cell, b, slot)
                 if name not in values:
