@@ -57,3 +57,27 @@ def get(name):
             f"{', '.join(KNOWN_GENOTYPES)}."
         )
     return KNOWN_GENOTYPES[key]
+
+
+# The published ImageNet NASNet-A models as `NASNet` size arguments (also
+# `keras_nasnet.space.cost.network_cost`'s): `NASNet(NASNET_A,
+# **NASNET_A_MOBILE)` is `keras.applications.NASNetMobile` (4@1056,
+# 5,326,716 parameters), `**NASNET_A_LARGE` is `NASNetLarge` (6@4032,
+# 88,949,818).
+NASNET_A_MOBILE = {
+    "cells_per_stack": 4,
+    "penultimate_filters": 1056,
+    "stem": "imagenet",
+    "stem_multiplier": 1,
+    "input_shape": (224, 224, 3),
+    "num_classes": 1000,
+}
+NASNET_A_LARGE = {
+    "cells_per_stack": 6,
+    "penultimate_filters": 4032,
+    "stem": "imagenet",
+    "stem_multiplier": 3,
+    "skip_reduction_layer_input": True,
+    "input_shape": (331, 331, 3),
+    "num_classes": 1000,
+}
