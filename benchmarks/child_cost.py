@@ -110,11 +110,17 @@ def bench_latency(proxy, num_random, repeats, runs, warmup, batch_size):
     # Interleaved: repeat r measures every child before repeat r + 1.
     for r in range(repeats):
         for name, model in models.items():
+            start = time.perf_counter()
             latency = measure_latency(
                 model, batch_size=batch_size, warmup=warmup, runs=runs, seed=r
             )
+            # What one measurement costs a search (the first one traces).
+            seconds = round(time.perf_counter() - start, 3)
             results[name]["measurements"].append(
-                {k: round(v, 4) for k, v in vars(latency).items()}
+                {
+                    **{k: round(v, 4) for k, v in vars(latency).items()},
+                    "seconds": seconds,
+                }
             )
             print(name, r, latency, file=sys.stderr, flush=True)
     for result in results.values():
@@ -144,8 +150,15 @@ def bench_latency(proxy, num_random, repeats, runs, warmup, batch_size):
         for a, b in itertools.combinations(range(repeats), 2)
     ]
     medians = [results[n]["median_ms"] for n in names]
+    first = [results[n]["measurements"][0]["seconds"] for n in names]
+    later = [m["seconds"] for n in names for m in results[n]["measurements"][1:]]
     summary = {
         "children": len(names),
+        # Wall time of one measure_latency call: the first traces the model.
+        "call_seconds_first_median": round(float(np.median(first)), 3),
+        "call_seconds_later_median": (
+            round(float(np.median(later)), 3) if later else None
+        ),
         "repeat_range_over_median": {
             "median": round(
                 float(

@@ -124,7 +124,7 @@ def test_more_random_genotypes_match_built_models():
 
 @pytest.mark.large
 def test_200_random_genotypes_match_built_models(request):
-    # 400 models (both stems): about 13 minutes on 2 shared CPU cores.
+    # 400 models (both stems): 841 s on 2 shared CPU cores (load 4-6).
     if "large" not in request.config.getoption("markexpr", ""):
         pytest.skip("slow: run with -m large")
     _check_against_built(range(200))
