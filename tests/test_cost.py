@@ -274,7 +274,7 @@ def test_child_cost_benchmark_runs(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(
         [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
-    args = "--analytic-genotypes 3 --genotypes 1 --repeats 2 --runs 2 --warmup 1"
+    args = "--analytic-genotypes 3 --genotypes 0 --repeats 2 --runs 2 --warmup 1"
     args += " --filters 4 --image-size 8"
     subprocess.run(
         [sys.executable, str(repo / "benchmarks" / "child_cost.py"), *args.split()]
@@ -288,7 +288,7 @@ def test_child_cost_benchmark_runs(tmp_path):
     report = json.loads(output.read_text())
     assert report["analytic"]["nasnet_a_mobile"]["params"] == 5_326_716
     children = report["latency"]["children"]
-    assert set(children) == {"nasnet_a", "amoebanet_a", "random_0"}
+    assert set(children) == {"nasnet_a", "amoebanet_a"}
     for child in children.values():
         assert len(child["measurements"]) == 2
         assert child["median_ms"] > 0
