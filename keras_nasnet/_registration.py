@@ -65,7 +65,8 @@ class _KerasImportHook:
 
 def install():
     """Registers the classes now if Keras is imported, else after its import."""
-    if "keras" in sys.modules:
+    # `sys.modules["keras"] = None` blocks Keras (as if not installed).
+    if sys.modules.get("keras") is not None:
         register_keras_objects()
     elif not any(isinstance(f, _KerasImportHook) for f in sys.meta_path):
         sys.meta_path.insert(0, _KerasImportHook())
