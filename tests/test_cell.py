@@ -8,7 +8,6 @@ import pytest
 
 from keras_nasnet import layers
 from keras_nasnet.genotypes import AMOEBANET_A, AMOEBANET_C, NASNET_A
-from keras_nasnet.layers.cell import live_states
 from keras_nasnet.models import NASNet
 from keras_nasnet.space import Cell, Genotype
 
@@ -26,13 +25,13 @@ DEAD_BLOCK = Cell.parse(
 
 
 def test_live_states():
-    assert live_states(NO_PREV) == [0, 2, 3, 4, 5, 6]
-    assert live_states(DEAD_BLOCK) == [0, 1, 2, 4]
+    assert NO_PREV.live_states == (0, 2, 3, 4, 5, 6)
+    assert DEAD_BLOCK.live_states == (0, 1, 2, 4)
     # The published genotypes read every state: nothing is left out, so their
     # parameter counts stay the released ones (tests/test_model.py).
     for genotype in (NASNET_A, AMOEBANET_A, AMOEBANET_C):
         for cell in (genotype.normal, genotype.reduction):
-            assert live_states(cell) == list(range(2 + len(cell.blocks)))
+            assert cell.live_states == tuple(range(2 + len(cell.blocks)))
 
 
 def test_an_unread_input_gets_no_preparation():

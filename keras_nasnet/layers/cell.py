@@ -21,8 +21,8 @@ unread (no block reads h_{i-1}), or, with an explicit concat list, a block
 whose state nothing reads. The released code builds their layers anyway; here
 they are left out, so that every weight gets a gradient (Keras warns about
 "Gradients do not exist for variables" otherwise) and none is counted as a
-parameter. The published genotypes read every state: their parameter counts
-are the released ones.
+parameter (`Cell.live_states` names the states kept). The published
+genotypes read every state: their parameter counts are the released ones.
 
 Every op maps its input to F channels, so an "add" block outputs F channels
 and a "concat" block 2F; later ops (identity and pooling included) project a
@@ -51,27 +51,6 @@ def _as_cell(cell):
     if isinstance(cell, str):
         return Cell.parse(cell)
     fail("cell", "a `keras_nasnet.space.Cell`, its JSON dict or its text form", cell)
-
-
-def live_states(cell):
-    """The states of `cell` that its output depends on.
-
-    The concatenated states, and every state a block reads whose own state is
-    live, found backwards from the output. A state outside this set is
-    computed for nothing: a cell input no live block reads, or the block of
-    an explicit concat list that no later block reads.
-
-    Example:
-
-    >>> live_states(Cell.parse(
-    ...     "identity(0) + sep_conv_3x3(0), avg_pool_3x3(2) + identity(0) -> [3]"))
-    [0, 2, 3]
-    """
-    live = set(cell.output_states)
-    for b in reversed(range(len(cell.blocks))):
-        if 2 + b in live:
-            live.update(cell.blocks[b].inputs)
-    return sorted(live)
 
 
 def _split_input_shapes(input_shape):
@@ -166,7 +145,7 @@ class NASNetCell(keras.layers.Layer):
             )
         f = self.filters
         common = self._common()
-        live = set(live_states(self.cell))
+        live = set(self.cell.live_states)
 
         # Every state gets its shape (the output fix-ups are sized by the
         # last block's, live or not), only live ones get built layers.
