@@ -4,11 +4,15 @@ The search space (`Genotype`, `random_genotype`, ...) imports no Keras. The
 Keras-dependent names (`NASNet`, `DropPathScheduler`, the `layers`, `models`,
 `data` and `training` modules) are imported on first use, so that
 `import keras_nasnet` stays cheap for an oracle process or the CLI's `--help`.
+
+`import keras_nasnet` is still enough for `keras.models.load_model` to find the
+package's layers and models in a `.keras` file: they are registered with Keras
+as soon as Keras itself is imported (see `keras_nasnet._registration`).
 """
 
 import importlib
 
-from keras_nasnet import genotypes
+from keras_nasnet import _registration, genotypes
 from keras_nasnet.space import (
     Block,
     Cell,
@@ -65,3 +69,7 @@ __all__ = [
     "training",
     "viz",
 ]
+
+# Last, once the names above exist: registering imports the Keras modules,
+# which import them.
+_registration.install()

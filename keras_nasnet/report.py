@@ -13,6 +13,14 @@ completed trial.
 
 Only trials with status `COMPLETED` and a finite score count as scored, as in
 keras-tuner's `Oracle.get_best_trials`.
+
+Next to `oracle.json`, the files `keras-nasnet search` and the workflow write
+add context when present: `search.json` (the proxy's settings), `final.json`
+(the final training of the best cells: a reference point), and per trial the
+metrics `seconds_<phase>` (wall time per phase, `PHASES`).
+
+A trial is named by its keras-tuner id, as in its folder name: "trial 02" for
+`trial_02/`, in tables, headings and on the progress plot's x axis.
 """
 
 import dataclasses
@@ -27,6 +35,29 @@ from keras_nasnet import viz
 
 COMPLETED = "COMPLETED"
 DIRECTIONS = ("max", "min")
+# Statuses of a trial that has ended, well or not.
+_ENDED = ("COMPLETED", "FAILED", "INVALID", "STOPPED")
+# The phases a trial's wall time is split into, as metrics `seconds_<phase>`.
+PHASES = ("data", "build", "trace", "train", "validation", "save", "decision", "total")
+SEARCH_FILE = "search.json"
+FINAL_FILE = "final.json"
+# search.json key -> what the report calls it, in the order shown.
+_SETTING_NAMES = {
+    "strategy": "strategy",
+    "dataset": "dataset",
+    "recipe": "recipe",
+    "cells_per_stack": "N (cells per stack)",
+    "filters": "F (filters)",
+    "num_blocks": "B (blocks per cell)",
+    "ops": "ops",
+    "epochs": "epochs per trial",
+    "batch_size": "batch size",
+    "train_images": "training images",
+    "validation_images": "validation images",
+    "learning_rate": "learning rate",
+    "max_trials": "trials",
+    "seed": "seed",
+}
 _REPORT_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
 
 
@@ -42,6 +73,8 @@ class TrialRecord:
         values: hyperparameter name -> value.
         genotype: the `Genotype` the values spell (see
             `keras_nasnet.space.decisions`), or `None` if they spell none.
+        seconds: phase -> wall time in seconds, from the trial's metrics
+            `seconds_<phase>` (see `PHASES`); empty if it recorded none.
     """
 
     trial_id: str
@@ -50,6 +83,18 @@ class TrialRecord:
     score: float = None
     values: dict = dataclasses.field(default_factory=dict)
     genotype: object = None
+    seconds: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def label(self):
+        """The name a user sees, from the trial's folder: `"trial 02"`."""
+        return f"trial {self.trial_id}"
+
+    @property
+    def x(self):
+        """The trial's position on the progress plot: its id as a number
+        (keras-tuner counts from 0), else its start order."""
+        return int(self.trial_id) if self.trial_id.isdigit() else self.number
 
     @property
     def scored(self):
@@ -71,7 +116,13 @@ class Search:
         direction: `"max"`, `"min"`, or `None` if it could not be told.
         records: `TrialRecord`s in trial-number order.
         strategy: the search strategy recorded by `tuner_plugins`' oracle
-            (`oracle.json` key `nas_oracle.strategy`), else `None`.
+            (`oracle.json` key `nas_oracle.strategy`), else `search.json`'s,
+            else `None`.
+        settings: the contents of `search.json` (the proxy's settings), or
+            `None` when the directory has none.
+        final: the contents of `final.json`, `{"recipe": {...}, "results":
+            [{"label", "genotype", "params", "test_accuracy",
+            "validation_accuracy", "seconds"}, ...]}`, or `None`.
     """
 
     directory: str
@@ -79,6 +130,8 @@ class Search:
     direction: str
     records: tuple
     strategy: str = None
+    settings: dict = None
+    final: dict = None
 
     @property
     def name(self):
@@ -193,12 +246,16 @@ def load_search(directory, project_name=None, direction=None):
         for number, trial_id in enumerate(start_order + rest, start=1)
     )
     objective, found_direction = _objective(oracle, trials, records)
+    settings = _read_optional(path, SEARCH_FILE)
     return Search(
         directory=path,
         objective=objective,
         direction=direction or found_direction,
         records=records,
-        strategy=(oracle.get("nas_oracle") or {}).get("strategy"),
+        strategy=(oracle.get("nas_oracle") or {}).get("strategy")
+        or (settings or {}).get("strategy"),
+        settings=settings,
+        final=_read_optional(path, FINAL_FILE),
     )
 
 
@@ -208,7 +265,8 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
     Args:
         searches: label -> `Search` or sequence of `TrialRecord`s; one set of
             points and one best-so-far line per label (several searches =
-            several strategies on one plot).
+            several strategies on one plot). A trial is plotted at its id
+            (`TrialRecord.x`), as its folder names it.
         path: optional file to write (`.png`, `.svg` or `.pdf`).
         direction: `"max"` or `"min"`, for the best-so-far line.
         title: optional plot title.
@@ -218,7 +276,7 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
     Returns:
         A dict with `"figure"`, `"ax"` and `"data"`: label -> `{"trials": [...],
         "scores": [...], "best": [...]}`, exactly what was plotted (trial
-        numbers, scores, best so far). The points' `Line2D` has the label as
+        ids, scores, best so far). The points' `Line2D` has the label as
         its label, the best-so-far line `"<label> (best so far)"`.
 
     Example:
@@ -227,7 +285,7 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
     ...            TrialRecord("1", 2, "FAILED"),
     ...            TrialRecord("2", 3, "COMPLETED", 0.7)]
     >>> plot_progress({"random": records})["data"]["random"]
-    {'trials': [1, 3], 'scores': [0.5, 0.7], 'best': [0.5, 0.7]}
+    {'trials': [0, 2], 'scores': [0.5, 0.7], 'best': [0.5, 0.7]}
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -244,7 +302,7 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
         scored = sorted(
             (r for r in _records_of(records) if r.scored), key=lambda r: r.number
         )
-        trials = [r.number for r in scored]
+        trials = [r.x for r in scored]
         scores = [float(r.score) for r in scored]
         best = best_so_far(scores, direction)
         data[str(label)] = {"trials": trials, "scores": scores, "best": best}
@@ -268,7 +326,7 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
             else "score"
         )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("trial")
+    ax.set_xlabel("trial (id)")
     ax.set_ylabel(f"{ylabel} ({'higher' if direction == 'max' else 'lower'} is better)")
     ax.grid(alpha=0.3)
     if data:
@@ -398,6 +456,22 @@ def format_score(score):
     return format(float(score), ".6g")
 
 
+def format_duration(seconds):
+    """A wall time as the report prints it.
+
+    >>> format_duration(2.34), format_duration(243), format_duration(3723)
+    ('2.3s', '4m03s', '1h02m03s')
+    """
+    if seconds < 59.95:
+        return f"{seconds:.1f}s"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{seconds:02d}s"
+    return f"{minutes}m{seconds:02d}s"
+
+
 # Private helpers.
 
 
@@ -420,6 +494,17 @@ def _read_json(path):
             return json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"Could not read {path!r} as JSON: {e}") from None
+
+
+def _read_optional(directory, name):
+    """The JSON object in `directory/name`, or None if there is no such file."""
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        return None
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path!r} is not a keras-nasnet {name} (not a JSON object).")
+    return data
 
 
 def _natural_key(text):
@@ -446,6 +531,13 @@ def _record(trial_id, number, state):
     score = state.get("score")
     if isinstance(score, bool) or not isinstance(score, (int, float)):
         score = None
+    metrics = (state.get("metrics") or {}).get("metrics") or {}
+    seconds = {}
+    for phase in PHASES:
+        metric = metrics.get(f"seconds_{phase}")
+        means = _observation_means(metric) if isinstance(metric, dict) else []
+        if means and math.isfinite(means[-1]):
+            seconds[phase] = float(means[-1])
     return TrialRecord(
         trial_id=trial_id,
         number=number,
@@ -453,11 +545,12 @@ def _record(trial_id, number, state):
         score=score,
         values=dict(values),
         genotype=_genotype(values),
+        seconds=seconds,
     )
 
 
-def _best_observation(metric):
-    # keras-tuner: the mean of each observation's values, best by direction.
+def _observation_means(metric):
+    # keras-tuner: the mean of each observation's values, NaNs left out.
     means = []
     for observation in metric.get("observations") or []:
         value = observation.get("value")
@@ -465,7 +558,12 @@ def _best_observation(metric):
         numbers = [v for v in value if isinstance(v, (int, float))]
         if numbers:
             means.append(sum(numbers) / len(numbers))
-    means = [m for m in means if not math.isnan(m)]
+    return [m for m in means if not math.isnan(m)]
+
+
+def _best_observation(metric):
+    # keras-tuner's best value of a metric: by its direction.
+    means = _observation_means(metric)
     if not means:
         return None
     return max(means) if metric.get("direction") == "max" else min(means)
@@ -567,82 +665,244 @@ def _slug(text):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_") or "search"
 
 
+_SUMMARY_HEADER = (
+    "Search",
+    "Directory",
+    "Strategy",
+    "Objective",
+    "Direction",
+    "Trials",
+    "Scored",
+    "Wall time",
+)
+
+
+def _total_seconds(search):
+    """The trials' summed wall time, or None when none recorded it."""
+    times = [r.seconds["total"] for r in search.records if "total" in r.seconds]
+    return sum(times) if times else None
+
+
 def _summary_rows(searches):
     for label, search in searches.items():
-        scored = [r for r in search.records if r.scored]
+        ended = sum(r.status in _ENDED for r in search.records)
+        planned = (search.settings or {}).get("max_trials")
+        if isinstance(planned, bool) or not isinstance(planned, int):
+            planned = len(search.records)
+        total = _total_seconds(search)
         yield (
             label,
             search.directory,
             search.strategy or "?",
             search.objective or "?",
             search.direction or "?",
-            f"{len(scored)} / {len(search.records)}",
+            f"{ended}/{max(planned, len(search.records))} done",
+            str(sum(r.scored for r in search.records)),
+            "-" if total is None else format_duration(total),
         )
+
+
+def _setting_rows(searches):
+    """`(setting name, value per search)` for the settings any search records."""
+    with_settings = [s.settings for s in searches.values() if s.settings]
+    if not with_settings:
+        return []
+    rows = []
+    for key, name in _SETTING_NAMES.items():
+        if not any(key in settings for settings in with_settings):
+            continue
+        values = []
+        for search in searches.values():
+            value = (search.settings or {}).get(key, "-")
+            if value is None:
+                value = "all" if key == "train_images" else "default"
+            values.append(f"{value:,}" if isinstance(value, int) else str(value))
+        rows.append((name, values))
+    return rows
+
+
+def _proxy_note(searches):
+    """Why trial scores are not final accuracies, with the proxy's size."""
+    sizes = []
+    for search in searches.values():
+        settings = search.settings or {}
+        parts = [
+            f"{name}={settings[key]}"
+            for key, name in (("cells_per_stack", "N"), ("filters", "F"))
+            if settings.get(key) is not None
+        ]
+        if settings.get("epochs") is not None:
+            parts.append(f"{settings['epochs']} epochs")
+        if settings.get("train_images") is not None:
+            parts.append(f"{settings['train_images']:,} training images")
+        if parts:
+            sizes.append(", ".join(parts))
+    size = f" ({'; '.join(dict.fromkeys(sizes))})" if sizes else ""
+    return (
+        "Trial scores are proxy results: each child network is small and "
+        f"trained briefly{size}, to rank cells against each other. They are not "
+        "the accuracy of the chosen cell in a full-size network trained to the "
+        "end; the final training below, when it was run, gives that."
+    )
+
+
+def _final_rows(final):
+    """`(label, params, validation, test, time, genotype)` per final result."""
+
+    def number(value, fmt):
+        return "-" if not isinstance(value, (int, float)) else format(value, fmt)
+
+    for result in final.get("results") or []:
+        if not isinstance(result, dict):
+            continue
+        seconds = result.get("seconds")
+        yield (
+            str(result.get("label", "?")),
+            number(result.get("params"), ","),
+            number(result.get("validation_accuracy"), ".4f"),
+            number(result.get("test_accuracy"), ".4f"),
+            "-" if not isinstance(seconds, (int, float)) else format_duration(seconds),
+            str(result.get("genotype") or "-"),
+        )
+
+
+def _recipe_text(final):
+    recipe = final.get("recipe") or {}
+    return ", ".join(f"{key}={value}" for key, value in recipe.items())
+
+
+_FINAL_HEADER = ("Model", "Parameters", "Validation accuracy", "Test accuracy", "Time")
+
+
+def _phases(search):
+    """The phases any trial of `search` recorded, in `PHASES` order."""
+    return [p for p in PHASES if any(p in r.seconds for r in search.records)]
+
+
+def _trial_rows(search):
+    """`(label, status, score, time per phase...)` for every trial."""
+    phases = _phases(search)
+    for record in search.records:
+        score = format_score(record.score) if record.scored else "-"
+        times = [
+            format_duration(record.seconds[p]) if p in record.seconds else "-"
+            for p in phases
+        ]
+        yield (record.label, record.status, score, *times)
+
+
+_CSS = (
+    "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:0 1em}"
+    "table{border-collapse:collapse;margin:0.5em 0}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}"
+    "code{font-size:90%}img{max-width:100%}.note{color:#555}"
+    # The two cells of a trial side by side, each at most half the width and
+    # a screenful high.
+    ".cells{display:flex;gap:1em;align-items:flex-end}"
+    ".cells a{flex:1 1 0;min-width:0;text-align:center}"
+    ".cells img{max-height:360px;object-fit:contain}"
+)
+
+
+def _html_table(header, rows, row_class=None):
+    e = html.escape
+    tr = f'<tr class="{row_class}">' if row_class else "<tr>"
+    out = ["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+    for row in rows:
+        out.append(tr + "".join(f"<td>{c}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return out
 
 
 def _html_page(
     title, searches, direction, tops, progress, diagrams, link, param_counts
 ):
     e = html.escape
+    better = "higher" if direction == "max" else "lower"
     out = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8">',
         f"<title>{e(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
-        "vertical-align:top}code{font-size:90%}img{max-width:100%}</style>",
+        f"<style>{_CSS}</style>",
         "</head><body>",
         f"<h1>{e(title)}</h1>",
         "<h2>Searches</h2>",
-        "<table><tr><th>Search</th><th>Directory</th><th>Strategy</th>"
-        "<th>Objective</th>"
-        "<th>Direction</th><th>Scored / trials</th></tr>",
     ]
-    for row in _summary_rows(searches):
-        out.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>")
+    out += _html_table(
+        _SUMMARY_HEADER,
+        [[e(str(c)) for c in row] for row in _summary_rows(searches)],
+    )
+    settings = _setting_rows(searches)
+    if settings:
+        out.append("<h2>Proxy settings</h2>")
+        out += _html_table(
+            ["Setting", *searches],
+            [[e(name), *(e(v) for v in values)] for name, values in settings],
+        )
     out += [
-        "</table>",
         "<h2>Progress</h2>",
-        f"<p>Score of every completed trial against its trial number, and the best "
-        f"so far ({'higher' if direction == 'max' else 'lower'} is better).</p>",
+        f"<p>Score of every completed trial against its trial id, and the best "
+        f"so far ({better} is better).</p>",
+        f'<p class="note">{e(_proxy_note(searches))}</p>',
         f'<p><a href="{link(progress["svg"])}"><img src="{link(progress["png"])}" '
         'alt="search progress"></a></p>',
     ]
+    for label, search in searches.items():
+        if search.final:
+            out.append(f"<h2>{e(label)}: final training (reference point)</h2>")
+            recipe = _recipe_text(search.final)
+            if recipe:
+                out.append(f"<p>Recipe: <code>{e(recipe)}</code></p>")
+            rows = [
+                [*(e(c) for c in row[:-1]), f"<code>{e(row[-1])}</code>"]
+                if row[-1] != "-"
+                else [e(c) for c in row]
+                for row in _final_rows(search.final)
+            ]
+            out += _html_table([*_FINAL_HEADER, "Genotype"], rows, "final")
     for label, rows in tops.items():
         out.append(f"<h2>{e(label)}: top {len(rows)} trials</h2>")
         if not rows:
             out.append("<p>No completed trials.</p>")
-            continue
-        header = "<tr><th>Rank</th><th>Trial</th><th>Score</th>"
-        header += "<th>Parameters</th>" if param_counts is not None else ""
-        out.append("<table>" + header + "<th>Genotype</th></tr>")
-        for rank, (record, count) in enumerate(rows, start=1):
-            genotype = (
-                "<code>" + e(str(record.genotype)).replace("\n", "<br>") + "</code>"
-                if record.genotype is not None
-                else "(not a cell search)"
-            )
-            cells = [str(rank), e(record.trial_id), format_score(record.score)]
-            if param_counts is not None:
-                cells.append("" if count is None else f"{count:,}")
-            cells.append(genotype)
-            out.append(
-                '<tr class="trial">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-            )
-        out.append("</table>")
+        else:
+            header = ["Rank", "Trial", "Score"]
+            header += ["Parameters"] if param_counts is not None else []
+            table = []
+            for rank, (record, count) in enumerate(rows, start=1):
+                genotype = (
+                    "<code>" + e(str(record.genotype)).replace("\n", "<br>") + "</code>"
+                    if record.genotype is not None
+                    else "(not a cell search)"
+                )
+                cells = [str(rank), e(record.trial_id), format_score(record.score)]
+                if param_counts is not None:
+                    cells.append("" if count is None else f"{count:,}")
+                table.append([*cells, genotype])
+            out += _html_table([*header, "Genotype"], table, "trial")
         for record, _ in rows:
             paths = diagrams[label].get(record.trial_id)
             if paths is None:
                 continue
             out.append(
-                f"<h3>Trial {e(record.trial_id)} (score {format_score(record.score)})</h3><p>"
+                f"<h3>{e(record.label)} (score {format_score(record.score)})</h3>"
+                '<div class="cells">'
             )
             for cell, files in paths.items():
                 out.append(
                     f'<a href="{link(files["svg"])}"><img src="{link(files["png"])}" '
-                    f'alt="{e(cell)} cell of trial {e(record.trial_id)}"></a>'
+                    f'alt="{e(cell)} cell of {e(record.label)}"></a>'
                 )
-            out.append("</p>")
+            out.append("</div>")
+        search = searches[label]
+        out.append(
+            f"<details><summary>{e(label)}: all {len(search.records)} trials</summary>"
+        )
+        out += _html_table(
+            ["Trial", "Status", "Score", *_phases(search)],
+            [[e(c) for c in row] for row in _trial_rows(search)],
+            "timing",
+        )
+        out.append("</details>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -651,66 +911,103 @@ def _md_cell(text):
     return str(text).replace("|", "\\|").replace("\n", "<br>")
 
 
+def _md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out + [""]
+
+
 def _markdown_page(
     title, searches, direction, tops, progress, diagrams, link, param_counts
 ):
-    out = [
-        f"# {title}",
-        "",
-        "## Searches",
-        "",
-        "| Search | Directory | Strategy | Objective | Direction | Scored / trials |",
-        "|---|---|---|---|---|---|",
-    ]
-    for row in _summary_rows(searches):
-        out.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    better = "higher" if direction == "max" else "lower"
+    out = [f"# {title}", "", "## Searches", ""]
+    out += _md_table(
+        _SUMMARY_HEADER,
+        [[_md_cell(c) for c in row] for row in _summary_rows(searches)],
+    )
+    settings = _setting_rows(searches)
+    if settings:
+        out += ["## Proxy settings", ""]
+        out += _md_table(
+            ["Setting", *(_md_cell(label) for label in searches)],
+            [[_md_cell(name), *map(_md_cell, values)] for name, values in settings],
+        )
     out += [
-        "",
         "## Progress",
         "",
-        "Score of every completed trial against its trial number, and the best so "
-        f"far ({'higher' if direction == 'max' else 'lower'} is better).",
+        "Score of every completed trial against its trial id, and the best so "
+        f"far ({better} is better).",
+        "",
+        _proxy_note(searches),
         "",
         f"![search progress]({link(progress['png'])}) ([SVG]({link(progress['svg'])}))",
         "",
     ]
+    for label, search in searches.items():
+        if search.final:
+            out += [f"## {_md_cell(label)}: final training (reference point)", ""]
+            recipe = _recipe_text(search.final)
+            if recipe:
+                out += [f"Recipe: `{recipe}`", ""]
+            out += _md_table(
+                [*_FINAL_HEADER, "Genotype"],
+                [
+                    [*map(_md_cell, row[:-1]), f"`{_md_cell(row[-1])}`"]
+                    if row[-1] != "-"
+                    else list(map(_md_cell, row))
+                    for row in _final_rows(search.final)
+                ],
+            )
     for label, rows in tops.items():
         out += [f"## {_md_cell(label)}: top {len(rows)} trials", ""]
         if not rows:
             out += ["No completed trials.", ""]
-            continue
-        header = ["Rank", "Trial", "Score"]
-        header += ["Parameters"] if param_counts is not None else []
-        header += ["Genotype"]
-        out.append("| " + " | ".join(header) + " |")
-        out.append("|" + "---|" * len(header))
-        for rank, (record, count) in enumerate(rows, start=1):
-            cells = [str(rank), _md_cell(record.trial_id), format_score(record.score)]
-            if param_counts is not None:
-                cells.append("" if count is None else f"{count:,}")
-            if record.genotype is None:
-                cells.append("(not a cell search)")
-            else:
-                cells.append(
-                    "<br>".join(
-                        f"`{_md_cell(line)}`"
-                        for line in str(record.genotype).splitlines()
+        else:
+            header = ["Rank", "Trial", "Score"]
+            header += ["Parameters"] if param_counts is not None else []
+            table = []
+            for rank, (record, count) in enumerate(rows, start=1):
+                cells = [
+                    str(rank),
+                    _md_cell(record.trial_id),
+                    format_score(record.score),
+                ]
+                if param_counts is not None:
+                    cells.append("" if count is None else f"{count:,}")
+                if record.genotype is None:
+                    cells.append("(not a cell search)")
+                else:
+                    cells.append(
+                        "<br>".join(
+                            f"`{_md_cell(line)}`"
+                            for line in str(record.genotype).splitlines()
+                        )
                     )
-                )
-            out.append("| " + " | ".join(cells) + " |")
-        out.append("")
+                table.append(cells)
+            out += _md_table([*header, "Genotype"], table)
         for record, _ in rows:
             paths = diagrams[label].get(record.trial_id)
             if paths is None:
                 continue
             out += [
-                f"### Trial {_md_cell(record.trial_id)} (score {format_score(record.score)})",
+                f"### {_md_cell(record.label)} (score {format_score(record.score)})",
                 "",
             ]
-            for cell, files in paths.items():
-                out.append(
-                    f"[![{cell} cell of trial {record.trial_id}]({link(files['png'])})]"
-                    f"({link(files['svg'])})"
+            # HTML images: side by side, each half the width.
+            out.append(
+                "".join(
+                    f'<a href="{link(files["svg"])}"><img src="{link(files["png"])}" '
+                    f'alt="{html.escape(cell)} cell of {html.escape(record.label)}" '
+                    'width="49%"></a>'
+                    for cell, files in paths.items()
                 )
+            )
             out.append("")
+        search = searches[label]
+        out += [f"### {_md_cell(label)}: all {len(search.records)} trials", ""]
+        out += _md_table(
+            ["Trial", "Status", "Score", *_phases(search)],
+            [list(map(_md_cell, row)) for row in _trial_rows(search)],
+        )
     return "\n".join(out)

@@ -8,14 +8,22 @@ output `concat` node, fed by `cell.output_states`. Every state node carries its
 index in small grey type, so the diagram can be read against the genotype
 text (`sep_conv_3x3(2)` is the box fed by the node marked 2).
 
-Nodes are placed in layers by the longest path from the inputs; within a
-layer they are ordered by the mean position of the nodes feeding them, which
-keeps most arrows short.
+Two drawing engines, one look:
 
-Only matplotlib is used, through `matplotlib.figure.Figure` (no pyplot, no
-display, no global backend change). PNG and SVG are chosen by the file
-extension; SVG text stays text (`svg.fonttype: none`), so op names can be
-searched in the file.
+- Graphviz's `dot` (the layered layout of the NASNet figures and of DARTS'
+  genotype plots: ranks by longest path, then crossings minimized), used by
+  `save_genotype_diagrams` whenever the `dot` program is installed (Debian
+  package `graphviz`; `scripts/setup.sh` installs it). `cell_to_dot` gives
+  the DOT source.
+- matplotlib, the fallback and what `plot_cell`/`plot_genotype` return:
+  nodes placed in layers by the longest path from the inputs, ordered within
+  a layer by barycenter sweeps that keep the order with the fewest crossings.
+  Only `matplotlib.figure.Figure` is used (no pyplot, no display, no global
+  backend change).
+
+PNG, SVG and PDF are chosen by the file extension; SVG text stays text, so op
+names can be searched in the file. The inputs are labelled h_i and h_{i-1}
+with real subscripts.
 
 Reference: Zoph et al. 2018, "Learning Transferable Architectures for
 Scalable Image Recognition", figures 4 and 7.
@@ -23,7 +31,10 @@ Scalable Image Recognition", figures 4 and 7.
 
 import collections
 import dataclasses
+import html
 import os
+import shutil
+import subprocess
 
 from keras_nasnet.space import ops as ops_lib
 
@@ -38,6 +49,7 @@ _MARGIN = 0.4
 _FONT_SIZE = 8
 _EDGE_COLOR = "#333333"
 _SAVE_FORMATS = ("png", "svg", "pdf")
+ENGINES = ("auto", "dot", "matplotlib")
 
 _COLORS = {
     "input": "#b3cde3",
@@ -373,7 +385,8 @@ def _draw(diagram, ax):
         ax.text(
             node.x,
             node.y,
-            node.label,
+            # "h_{i-1}" as mathtext: a real subscript, not literal braces.
+            f"${node.label}$" if node.kind == "input" else node.label,
             ha="center",
             va="center",
             fontsize=_FONT_SIZE,
@@ -524,8 +537,123 @@ def plot_genotype(genotype, path=None, title=None):
     return diagrams
 
 
+def dot_available():
+    """Whether Graphviz's `dot` program is on the PATH."""
+    return shutil.which("dot") is not None
+
+
+def _dot_label(node):
+    """A node's label in Graphviz's HTML-like syntax (subscripts for inputs)."""
+    if node.kind == "input":
+        # "h_i" -> h<SUB>i</SUB>; "h_{i-1}" -> h<SUB>i-1</SUB>.
+        base, _, sub = node.label.partition("_")
+        return f"<{html.escape(base)}<SUB>{html.escape(sub.strip('{}'))}</SUB>>"
+    return f"<{html.escape(node.label)}>"
+
+
+def cell_to_dot(cell, title=None):
+    """The cell's diagram in Graphviz's DOT language, drawn bottom to top.
+
+    The nodes and edges are `layout_cell`'s (same ids); `dot` places them:
+    one rank per longest-path layer, crossings minimized. Inputs sit on the
+    lowest rank, the output `concat` on the highest, and every state node
+    carries its index as a small grey external label.
+
+    Args:
+        cell: a `keras_nasnet.Cell`.
+        title: optional title drawn above the cell.
+
+    Returns:
+        The DOT source, a string.
+
+    Example:
+
+    >>> from keras_nasnet import genotypes
+    >>> source = cell_to_dot(genotypes.NASNET_A.normal)
+    >>> "in_1 [label=<h<SUB>i-1</SUB>>" in source
+    True
+    >>> source.count(" -> ")  # 26 arrows, and one hidden edge: h_i left of h_{i-1}
+    27
+    """
+    diagram = layout_cell(cell)
+    lines = [
+        "digraph cell {",
+        "  graph [rankdir=BT, nodesep=0.18, ranksep=0.3, forcelabels=true, "
+        'fontname="Helvetica", fontsize=11, labelloc=t];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", '
+        f'fontsize={_FONT_SIZE + 1}, height=0.3, margin="0.08,0.03", penwidth=0.8];',
+        f'  edge [color="{_EDGE_COLOR}", arrowsize=0.5, penwidth=0.8];',
+    ]
+    if title:
+        lines.append(f"  label=<{html.escape(title)}>;")
+    for node_id, node in diagram.nodes.items():
+        attributes = {"label": _dot_label(node)}
+        if node.kind == "combine" and node.label == "+":
+            attributes.update(
+                shape="circle", width="0.3", fixedsize="true", fillcolor="white"
+            )
+        elif node.kind == "combine":
+            attributes["fillcolor"] = _COLORS["combine"]
+        elif node.kind == "op":
+            attributes.update(fillcolor=_op_color(node.label), fontname="Courier")
+        else:
+            attributes["fillcolor"] = _COLORS[node.kind]
+        if node.state is not None:
+            attributes["xlabel"] = (
+                f'<<FONT POINT-SIZE="{_FONT_SIZE - 1}" COLOR="#777777">'
+                f"{node.state}</FONT>>"
+            )
+        text = ", ".join(
+            f"{key}={value}" if value.startswith("<") else f'{key}="{value}"'
+            for key, value in attributes.items()
+        )
+        lines.append(f"  {node_id} [{text}];")
+    # h_i left of h_{i-1} on the lowest rank, the output alone on the top one.
+    lines.append("  { rank=min; in_0 -> in_1 [style=invis]; }")
+    lines.append("  { rank=max; output; }")
+    for source, target in diagram.edges:
+        lines.append(f"  {source} -> {target};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _render_dot(source, path):
+    """Lays out and writes DOT `source` with the `dot` program."""
+    ext = _check_path(path)
+    directory = os.path.dirname(os.path.abspath(str(path)))
+    os.makedirs(directory, exist_ok=True)
+    result = subprocess.run(
+        ["dot", f"-T{ext}", "-o", str(path)],
+        input=source.encode("utf-8"),
+        capture_output=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"Graphviz's dot could not write {str(path)!r}: "
+            f"{result.stderr.decode(errors='replace').strip()}"
+        )
+
+
+def _check_engine(engine):
+    if engine not in ENGINES:
+        raise ValueError(
+            "Invalid value received for argument `engine`. Expected one of "
+            f"{ENGINES}. Received: engine={engine!r}"
+        )
+    if engine == "auto":
+        return "dot" if dot_available() else "matplotlib"
+    if engine == "dot" and not dot_available():
+        raise ValueError(
+            "Invalid value received for argument `engine`. Expected an engine "
+            "that is installed: Graphviz's `dot` program is not on the PATH "
+            "(Debian: `apt install graphviz`). Received: engine='dot'"
+        )
+    return engine
+
+
 def save_genotype_diagrams(
-    genotype, directory, stem="genotype", formats=("png", "svg")
+    genotype, directory, stem="genotype", formats=("png", "svg"), engine="auto"
 ):
     """Writes one diagram per cell and format: `<stem>_<cell>.<format>`.
 
@@ -534,24 +662,35 @@ def save_genotype_diagrams(
         directory: where to write (created if missing).
         stem: file name prefix.
         formats: extensions to write, among `png`, `svg`, `pdf`.
+        engine: `"dot"` (Graphviz), `"matplotlib"`, or `"auto"`: dot when
+            installed, else matplotlib.
 
     Returns:
         A dict `cell name -> {format: path}`, e.g.
         `{"normal": {"png": ".../g_normal.png", "svg": ...}, "reduction": ...}`.
 
     Raises:
-        ValueError: on an unknown format.
+        ValueError: on an unknown format or engine, or `engine="dot"` without
+            Graphviz.
     """
     formats = [str(f).lower().lstrip(".") for f in formats]
     for fmt in formats:
         _check_path(f"x.{fmt}", argument="formats")
+    engine = _check_engine(engine)
     paths = {}
     for name, cell in genotype.cells():
-        diagram = plot_cell(cell, title=f"{name} cell")
+        title = f"{name} cell"
+        if engine == "dot":
+            source = cell_to_dot(cell, title=title)
+        else:
+            figure = plot_cell(cell, title=title).figure
         paths[name] = {}
         for fmt in formats:
             path = os.path.join(str(directory), f"{stem}_{name}.{fmt}")
-            _save(diagram.figure, path)
+            if engine == "dot":
+                _render_dot(source, path)
+            else:
+                _save(figure, path)
             paths[name][fmt] = path
     return paths
 

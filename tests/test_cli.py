@@ -204,7 +204,9 @@ def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
     svg = (
         tmp_path / "diagrams" / [f for f in files if f.endswith("normal.svg")][0]
     ).read_text()
-    assert "h_{i-1}" in svg or "h<sub>" in svg or "h_i" in svg
+    # The state labels are h with a subscript i or i-1, never the TeX source.
+    assert "h_{i-1}" not in svg and ">h_i<" not in svg
+    assert ">i&#45;1<" in svg or ">i-1<" in svg
 
     page = str(tmp_path / "report.html")
     code, out, err = _run(["report", evolution_search, "--output", page], capsys)

@@ -3,6 +3,7 @@
 import gzip
 import os
 import shutil
+import sys
 
 import keras
 import numpy as np
@@ -320,6 +321,128 @@ def test_as_dataset(mock_tfds):
     assert sum(int(b[0].shape[0]) for b in splits.validation) == 8
     with pytest.raises(TypeError, match="numpy arrays"):
         splits.mean_std()
+
+
+@pytest.fixture(scope="module")
+def tiny_tfds_dataset():
+    """The name of a TFDS dataset that prepares offline: 12 + 6 random 8x8 images.
+
+    `mock_data` replaces `download_and_prepare` with a no-op, so it never runs
+    the code that broke in the setup's environment (TFDS 4.9.10 importing
+    `importlib_resources` to find its checksums); preparing a real builder,
+    with nothing to download, does.
+    """
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    class KerasNasnetTinyImages(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            return self.dataset_info_from_configs(
+                features=tfds.features.FeaturesDict(
+                    {
+                        "image": tfds.features.Image(shape=(8, 8, 1)),
+                        "label": tfds.features.ClassLabel(num_classes=3),
+                    }
+                ),
+                supervised_keys=("image", "label"),
+            )
+
+        def _split_generators(self, dl_manager):
+            return {
+                "train": self._generate_examples(12, 0),
+                "test": self._generate_examples(6, 1),
+            }
+
+        def _generate_examples(self, count, seed):
+            rng = np.random.default_rng(seed)
+            for i in range(count):
+                image = rng.integers(0, 256, (8, 8, 1), dtype=np.uint8)
+                yield i, {"image": image, "label": i % 3}
+
+    return KerasNasnetTinyImages.name
+
+
+def test_tfds_download_and_prepare_in_this_environment(tiny_tfds_dataset, tmp_path):
+    splits = data.load(tiny_tfds_dataset, data_dir=tmp_path, validation_size=4)
+    assert splits.train[0].shape == (8, 8, 8, 1) and splits.test[0].shape == (
+        6,
+        8,
+        8,
+        1,
+    )
+    assert splits.num_classes == 3 and splits.validation[0].shape == (4, 8, 8, 1)
+    # Prepared once: it loads again with downloads off.
+    again = data.load(
+        tiny_tfds_dataset, data_dir=tmp_path, validation_size=4, download=False
+    )
+    np.testing.assert_array_equal(again.test[0], splits.test[0])
+
+
+def _builder_failing_with(error):
+    """A stand-in for `tfds.builder` whose `download_and_prepare` raises `error`."""
+
+    class Builder:
+        def download_and_prepare(self):
+            raise error
+
+    return lambda name, data_dir=None: Builder()
+
+
+@pytest.mark.parametrize(
+    "error, kind, words",
+    [
+        (
+            ModuleNotFoundError(
+                "No module named 'importlib_resources'", name="importlib_resources"
+            ),
+            data.MissingPackageError,
+            ["'importlib_resources'", "pip install importlib_resources"],
+        ),
+        (
+            OSError(-2, "Name or service not known"),
+            data.DatasetError,
+            ["Name or service not known"],
+        ),
+        (
+            ConnectionError("Failed to resolve 'www.cs.toronto.edu'"),
+            data.DatasetDownloadError,
+            ["Cannot download", "needs a network", "www.cs.toronto.edu"],
+        ),
+    ],
+    ids=["missing-package", "other-os-error", "no-network"],
+)
+def test_tfds_errors_name_the_cause(monkeypatch, tmp_path, error, kind, words):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setattr(tfds, "builder", _builder_failing_with(error))
+    with pytest.raises(data.DatasetError) as info:
+        data.load("cifar10", data_dir=tmp_path)
+    assert type(info.value) is kind and info.value.__cause__ is error
+    assert all(word in str(info.value) for word in words), str(info.value)
+
+
+def test_tfds_network_errors_are_found_in_the_chain(monkeypatch, tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    requests = pytest.importorskip("requests")
+    # What TFDS raised here, offline: requests' error (an OSError), wrapped.
+    cause = requests.exceptions.ConnectionError("Max retries exceeded")
+    error = RuntimeError("download failed")
+    error.__context__ = cause
+    monkeypatch.setattr(tfds, "builder", _builder_failing_with(error))
+    with pytest.raises(data.DatasetDownloadError, match="Max retries exceeded"):
+        data.load("cifar10", data_dir=tmp_path)
+
+
+def test_unknown_and_uninstalled_tfds(monkeypatch, tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    with pytest.raises(data.UnknownDatasetError) as info:
+        data.load("cifar_10", data_dir=tmp_path)
+    message = str(info.value)
+    assert "Unknown dataset 'cifar_10'" in message and "'cifar10'" in message
+    assert isinstance(info.value, ValueError) and "Available datasets" not in message
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
+    with pytest.raises(data.MissingPackageError, match="tensorflow-datasets is not"):
+        data.load("cifar10", data_dir=tmp_path)
 
 
 # --- image directories and arrays ---------------------------------------------------

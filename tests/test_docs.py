@@ -41,3 +41,18 @@ def test_readme_links_resolve():
         if not link.startswith("http") and not os.path.exists(os.path.join(ROOT, link))
     ]
     assert missing == []
+
+
+def test_saved_model_exports_use_a_versioned_folder():
+    # TF Serving loads `--model_base_path/<version>/`: every `--saved-model`
+    # path the docs show ends in a version number.
+    import glob
+    import re
+
+    paths = {}
+    for name in ["README.md", *glob.glob(os.path.join(ROOT, "docs", "*.md"))]:
+        with open(os.path.join(ROOT, name)) as f:
+            for path in re.findall(r"--saved-model\s+(\S+)", f.read()):
+                paths[path] = os.path.basename(name)
+    assert paths
+    assert {p: doc for p, doc in paths.items() if not re.search(r"/\d+$", p)} == {}

@@ -168,7 +168,8 @@ def test_plot_progress_plots_the_scores(projects, tmp_path, which, direction):
     search = report.load_search(projects[which])
     path = tmp_path / "progress.png"
     result = report.plot_progress({"a": search}, path=path, direction=direction)
-    expected = [(r.number, r.score) for r in search.records if r.scored]
+    # Plotted at the trial ids the folders show (trial_00 at 0), not 1-based.
+    expected = [(int(r.trial_id), r.score) for r in search.records if r.scored]
     lines = _lines(result["ax"])
     points, best = lines["a"], lines["a (best so far)"]
     assert list(points.get_xdata()) == [n for n, _ in expected]
@@ -404,3 +405,102 @@ def test_trials_without_start_order_or_genotype(tmp_path):
     rows = _md_rows(out.read_text())
     assert [row[1:3] for row in rows] == [["2", "0.25"], ["10", "0.5"]]
     assert all(row[3] == "(not a cell search)" for row in rows)
+
+
+def _with_context(project, root, max_trials=8):
+    """A copy of `project` with what keras-nasnet adds: search.json, per-phase
+    times in each trial's metrics, and final.json. Returns (copy, seconds)."""
+    copy = root / "context" / "search"
+    shutil.copytree(project, copy)
+    settings = {
+        "strategy": "evolution",
+        "dataset": "fashion_mnist",
+        "cells_per_stack": 1,
+        "filters": 8,
+        "epochs": 2,
+        "train_images": 1000,
+        "max_trials": max_trials,
+    }
+    (copy / "search.json").write_text(json.dumps(settings))
+    seconds = {}  # trial_id -> phase -> seconds
+    for n, trial_id in enumerate(sorted(_trial_files(copy))):
+        path = copy / f"trial_{trial_id}" / "trial.json"
+        state = json.loads(path.read_text())
+        phases = {"build": 1.5 + n, "train": 40.0 + 10 * n, "total": 45.0 + 11 * n}
+        for phase, value in phases.items():
+            state["metrics"]["metrics"][f"seconds_{phase}"] = {
+                "direction": "min",
+                "observations": [{"value": [value], "step": 0}],
+            }
+        path.write_text(json.dumps(state))
+        seconds[trial_id] = phases
+    final = {
+        "recipe": {"epochs": 600, "batch_size": 32},
+        "results": [
+            {
+                "label": "trial 04",
+                "genotype": "normal: identity(0) + identity(1)",
+                "params": 3383786,
+                "test_accuracy": 0.9612,
+                "validation_accuracy": 0.9587,
+                "seconds": 7384.0,
+            },
+            {"label": "nasnet_a", "params": 3300000, "test_accuracy": None},
+        ],
+    }
+    (copy / "final.json").write_text(json.dumps(final))
+    return copy, seconds
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_report_shows_settings_times_reference_and_proxy_note(projects, tmp_path, fmt):
+    project, seconds = _with_context(projects["max"], tmp_path)
+    search = report.load_search(project)
+    assert search.strategy == "evolution" and search.settings["filters"] == 8
+    assert {r.trial_id: r.seconds for r in search.records} == seconds
+    out = tmp_path / f"report.{fmt}"
+    report.write_report(project, out, top_k=2)
+    page = out.read_text()
+    text = re.sub(r"<[^>]+>", " ", page)  # the words a reader sees
+    total = sum(phases["total"] for phases in seconds.values())
+    # "6/8 done": 6 trials ended (one failed) of the 8 planned; the wall time.
+    assert "6/8 done" in text and report.format_duration(total) in text
+    assert "N (cells per stack)" in text and "F (filters)" in text
+    assert "proxy results" in text
+    assert "N=1, F=8, 2 epochs, 1,000 training images" in text
+    # The reference point.
+    assert "final training (reference point)" in text
+    assert "3,383,786" in text and "0.9612" in text and "2h03m04s" in text
+    assert "epochs=600, batch_size=32" in text
+    # Every trial, named as its folder, with its time per recorded phase.
+    for trial_id, phases in seconds.items():
+        assert f"trial {trial_id}" in text
+        assert report.format_duration(phases["train"]) in text
+    assert "validation" not in re.findall(r"<th>(\w+)</th>", page)
+    # The top trials' diagrams: named "trial <id>", two cells side by side.
+    top = report.top_trials(search, 2)
+    for record in top:
+        assert f"{record.label} (score" in text
+    if fmt == "html":
+        assert page.count('<div class="cells">') == 2
+    else:
+        assert page.count('width="49%"') == 4
+
+
+def test_report_needs_neither_keras_nor_keras_tuner(projects, tmp_path):
+    # Blocked modules raise ImportError on import, as if not installed.
+    code = (
+        "import sys\n"
+        "for name in ('keras', 'keras_tuner', 'tensorflow', 'jax', 'torch'):\n"
+        "    sys.modules[name] = None\n"
+        "from keras_nasnet import report\n"
+        f"search = report.load_search({str(projects['max'])!r})\n"
+        f"report.write_report(search, {str(tmp_path / 'r.md')!r}, top_k=1)\n"
+        "print(len(search.records))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str(len(MAX_SCORES))
+    assert (tmp_path / "r.md").is_file()

@@ -56,7 +56,8 @@ def _expected_edges(cell):
 def _svg_texts(path):
     root = ET.parse(path).getroot()
     return [
-        "".join(el.itertext()).strip()
+        # Mathtext splits a label into indented tspans: "h", "i" for h_i.
+        "".join(part.strip() for part in el.itertext())
         for el in root.iter()
         if el.tag.endswith("}text") or el.tag == "text"
     ]
@@ -129,8 +130,10 @@ def test_svg_keeps_every_label_as_text(tmp_path, cell):
     ops = collections.Counter(op for block in cell.blocks for op in block.ops)
     for op, count in ops.items():
         assert texts[op] == count, op
-    assert texts["h_i"] == 1
-    assert texts["h_{i-1}"] == 1
+    # Subscripts (mathtext: "h" then a smaller "i", "i−1"), never the braces.
+    assert texts["hi"] == 1
+    assert texts["hi\u22121"] == 1
+    assert not [t for t in texts if "{" in t or "_{" in t]
     adds = sum(block.combine == ops_lib.ADD for block in cell.blocks)
     assert texts["+"] == adds
     # Concat blocks, plus the output node.
@@ -183,11 +186,18 @@ def test_plot_genotype_draws_both_cells(tmp_path):
     assert diagrams["normal"].figure is diagrams["reduction"].figure
     texts = _svg_texts(path)
     assert {"normal cell", "reduction cell", "AmoebaNet-C"} <= set(texts)
-    assert texts.count("h_i") == 2
+    assert texts.count("hi") == 2
 
 
-def test_save_genotype_diagrams_writes_each_cell_and_format(tmp_path):
-    paths = viz.save_genotype_diagrams(SMALL, tmp_path / "out", "best")
+@pytest.fixture(params=["dot", "matplotlib"])
+def engine(request):
+    if request.param == "dot" and not viz.dot_available():
+        pytest.skip("Graphviz's dot is not installed (scripts/setup.sh installs it)")
+    return request.param
+
+
+def test_save_genotype_diagrams_writes_each_cell_and_format(tmp_path, engine):
+    paths = viz.save_genotype_diagrams(SMALL, tmp_path / "out", "best", engine=engine)
     assert set(paths) == {"normal", "reduction"}
     for cell_name, files in paths.items():
         assert set(files) == {"png", "svg"}
@@ -197,6 +207,66 @@ def test_save_genotype_diagrams_writes_each_cell_and_format(tmp_path):
         texts = _svg_texts(files["svg"])
         cell = getattr(SMALL, cell_name)
         assert {op for block in cell.blocks for op in block.ops} <= set(texts)
+
+
+needs_dot = pytest.mark.skipif(
+    not viz.dot_available(),
+    reason="Graphviz's dot is not installed (scripts/setup.sh installs it)",
+)
+
+
+@needs_dot
+def test_dot_labels_have_subscripts_and_state_indices(tmp_path):
+    paths = viz.save_genotype_diagrams(
+        genotypes.NASNET_A, tmp_path, formats=("svg",), engine="dot"
+    )
+    root = ET.parse(paths["normal"]["svg"]).getroot()
+    texts = [el for el in root.iter() if el.tag.endswith("}text")]
+    subscripts = [el.text for el in texts if el.get("baseline-shift") == "sub"]
+    assert sorted(subscripts) == ["i", "i-1"]
+    words = [el.text for el in texts]
+    assert not [w for w in words if "{" in w or "_{" in w]
+    # The state indices 0..6, each once, in small grey type.
+    grey = [el.text for el in texts if el.get("fill") == "#777777"]
+    assert sorted(grey, key=int) == [str(i) for i in range(7)]
+
+
+@needs_dot
+def test_dot_layout_is_layered_bottom_to_top():
+    import subprocess
+
+    for cell in (genotypes.NASNET_A.normal, genotypes.AMOEBANET_A.reduction):
+        plain = subprocess.run(
+            ["dot", "-Tplain"],
+            input=viz.cell_to_dot(cell),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        y = {
+            fields[1]: float(fields[3])
+            for fields in (line.split() for line in plain.splitlines())
+            if fields[0] == "node"
+        }
+        diagram = viz.layout_cell(cell)
+        assert set(y) == set(diagram.nodes)
+        # Every arrow points up; the inputs are lowest, the output highest.
+        assert all(y[target] > y[source] for source, target in diagram.edges)
+        assert y["in_0"] == y["in_1"] == min(y.values())
+        assert y["output"] == max(y.values())
+
+
+def test_auto_engine_falls_back_to_matplotlib_without_dot(tmp_path, monkeypatch):
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    assert not viz.dot_available()
+    paths = viz.save_genotype_diagrams(SMALL, tmp_path, formats=("svg",))
+    # matplotlib's SVG says so in its metadata; dot's in a comment.
+    with open(paths["normal"]["svg"]) as f:
+        assert "Matplotlib" in f.read()
+    with pytest.raises(ValueError, match="apt install graphviz"):
+        viz.save_genotype_diagrams(SMALL, tmp_path, engine="dot")
+    with pytest.raises(ValueError, match="`engine`"):
+        viz.save_genotype_diagrams(SMALL, tmp_path, engine="pydot")
 
 
 @pytest.mark.parametrize("bad", ["cell.jpeg", "cell"])

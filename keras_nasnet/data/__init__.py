@@ -9,6 +9,12 @@ from keras_nasnet.data.augment import (
     augmentation,
     normalization,
 )
+from keras_nasnet.data.errors import (
+    DatasetDownloadError,
+    DatasetError,
+    MissingPackageError,
+    UnknownDatasetError,
+)
 from keras_nasnet.data.idx import read_idx, write_idx
 from keras_nasnet.data.loaders import (
     FASHION_MNIST_CLASSES,
@@ -24,8 +30,12 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "MNIST_CLASSES",
     "Cutout",
+    "DatasetDownloadError",
+    "DatasetError",
+    "MissingPackageError",
     "RandomPadCrop",
     "Splits",
+    "UnknownDatasetError",
     "augmentation",
     "find_idx_files",
     "load",

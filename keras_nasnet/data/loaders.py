@@ -11,11 +11,20 @@ TensorFlow and tensorflow-datasets are imported inside the functions that need
 them, so the rest runs where they are not installed (e.g. a JAX-only GPU host).
 """
 
+import difflib
 import os
+import socket
+import urllib.error
 
 import numpy as np
 
 from keras_nasnet.data import idx as idx_lib
+from keras_nasnet.data.errors import (
+    DatasetDownloadError,
+    DatasetError,
+    MissingPackageError,
+    UnknownDatasetError,
+)
 from keras_nasnet.data.splits import make_splits
 
 FASHION_MNIST_CLASSES = (
@@ -384,14 +393,105 @@ def _looks_like_a_path(name):
     )
 
 
-def _load_tfds(name, data_dir, download):
-    """Arrays and metadata of a TFDS dataset: `(x, y, test, class_names)`."""
-    import tensorflow_datasets as tfds
+def _causes(error):
+    """`error` and the exceptions it was raised from or while handling."""
+    chain = []
+    while error is not None and all(error is not e for e in chain):
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
 
-    builder = tfds.builder(name, data_dir=data_dir)
-    if download:
-        builder.download_and_prepare()
-    info = builder.info
+
+def _is_network_error(error):
+    # requests' and urllib3's errors are OSErrors, but so is a full disk: tell
+    # them by their package.
+    package = type(error).__module__.split(".")[0]
+    return isinstance(
+        error, (ConnectionError, TimeoutError, socket.gaierror, urllib.error.URLError)
+    ) or (isinstance(error, OSError) and package in ("requests", "urllib3"))
+
+
+def _tfds_error(name, data_dir, download, error):
+    """The `DatasetError` naming why tensorflow-datasets could not give `name`.
+
+    The causes, first match wins: a missing Python package (TFDS itself or one
+    of its imports), an unknown dataset name, a failed download, data not
+    prepared while `download=False`; else the TFDS error as it is.
+    """
+    causes = _causes(error)
+    where = f"{name!r} through tensorflow-datasets"
+    for cause in causes:
+        if isinstance(cause, ImportError):
+            module = (cause.name or "").split(".")[0]
+            if module == "tensorflow_datasets":
+                needed = "tensorflow-datasets is not installed"
+            elif module:
+                needed = f"the Python package {module!r}, which it needs, is missing"
+            else:
+                needed = "a package it needs is missing"
+            return MissingPackageError(
+                f"Cannot load {where}: {needed} ({type(cause).__name__}: "
+                f"{cause}). Install it (`pip install {module or '...'}`), or "
+                "reinstall keras-nasnet, which depends on what TFDS needs.",
+                name=cause.name,
+            )
+    for cause in causes:
+        if type(cause).__name__ == "DatasetNotFoundError":  # tensorflow-datasets'
+            return UnknownDatasetError(
+                f"Unknown dataset {name!r}: it is not fashion_mnist or mnist, not "
+                "an existing folder of images, and tensorflow-datasets has no "
+                f"dataset of that name{_suggestion(name)}. Image classification "
+                "datasets of TFDS include cifar10, cifar100 and svhn_cropped."
+            )
+    for cause in causes:
+        if _is_network_error(cause):
+            return DatasetDownloadError(
+                f"Cannot download {where} (data_dir={data_dir!r}): "
+                f"{type(cause).__name__}: {str(cause).rstrip('.')}. TFDS "
+                "downloads a dataset on first use, which needs a network; on an "
+                "offline machine prepare it elsewhere and pass its `data_dir`."
+            )
+    if isinstance(error, AssertionError) and not download:
+        # TFDS's "could not find data in ...; call download_and_prepare()".
+        return DatasetError(
+            f"Cannot load {where}: it is not prepared in data_dir={data_dir!r} "
+            "and download=False. Allow the download, or pass the `data_dir` "
+            "where it was prepared."
+        )
+    return DatasetError(
+        f"Cannot load {where} (data_dir={data_dir!r}): "
+        f"{type(error).__name__}: {str(error).rstrip('.')}."
+    )
+
+
+def _suggestion(name):
+    """ ", did you mean 'cifar10'?" from TFDS's list of names, or ""."""
+    try:
+        import tensorflow_datasets as tfds
+
+        names = tfds.list_builders()
+    except Exception:  # a suggestion is a nicety: never fail on it
+        return ""
+    close = difflib.get_close_matches(_canonical(name), names, n=3)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
+def _load_tfds(name, data_dir, download):
+    """Arrays and metadata of a TFDS dataset: `(x, y, test, class_names)`.
+
+    Raises:
+        DatasetError: a subclass naming the cause (see `_tfds_error`), or a
+            ValueError for a dataset that is not image classification.
+    """
+    try:
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder(name, data_dir=data_dir)
+        if download:
+            builder.download_and_prepare()
+        info = builder.info
+    except Exception as e:
+        raise _tfds_error(name, data_dir, download, e) from e
     keys = info.supervised_keys
     if not keys or len(keys) != 2:
         raise ValueError(
@@ -416,8 +516,11 @@ def _load_tfds(name, data_dir, download):
     def arrays(split):
         # Batches of a fixed size rather than batch_size=-1: the latter needs
         # the split's size up front, which a mocked or partial dataset lacks.
-        ds = builder.as_dataset(split=split, as_supervised=True).batch(4096)
-        batches = list(tfds.as_numpy(ds))
+        try:
+            ds = builder.as_dataset(split=split, as_supervised=True).batch(4096)
+            batches = list(tfds.as_numpy(ds))
+        except Exception as e:  # e.g. not prepared, with download=False
+            raise _tfds_error(name, data_dir, download, e) from e
         if not batches:
             raise ValueError(f"The {split!r} split of {name!r} is empty.")
         return (
@@ -485,7 +588,14 @@ def load(
             locally nor obtainable through TFDS, if `name` is the path of a
             folder that does not exist, or if `data_dir` does not exist and
             `download=False`.
-        RuntimeError: if TFDS cannot provide another dataset.
+        UnknownDatasetError: if `name` is no local dataset, no folder and no
+            TFDS dataset (a `DatasetError` and a `ValueError`).
+        MissingPackageError: if tensorflow-datasets, or a package it needs,
+            is not installed (a `DatasetError` and an `ImportError`).
+        DatasetDownloadError: if TFDS cannot download the data (a
+            `DatasetError` and a `ConnectionError`).
+        DatasetError: if TFDS cannot provide the dataset for another reason
+            (not prepared with `download=False`, ...).
         ValueError: for invalid arguments (`data_dir` a file) or corrupt IDX
             files.
     """
@@ -545,27 +655,21 @@ def load(
                 )
     try:
         x, y, test, class_names = _load_tfds(name, data_dir, download)
-    except (ImportError, OSError, RuntimeError, AssertionError) as e:
-        # TFDS signals "not prepared / cannot download" through several types.
-        if base in _IDX_CLASSES:
-            package = (
-                " (Debian: `apt install dataset-fashion-mnist`)"
-                if base == "fashion_mnist"
-                else ""
-            )
-            raise FileNotFoundError(
-                f"Cannot load {base!r}: no IDX files found in {searched}, and "
-                f"tensorflow-datasets could not provide it ({type(e).__name__}: "
-                f"{str(e).rstrip('.')}). Install the IDX files{package} or pass `data_dir=` a "
-                "folder holding train-images-idx3-ubyte.gz, "
-                "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
-                "t10k-labels-idx1-ubyte.gz."
-            ) from e
-        raise RuntimeError(
-            f"Cannot load {name!r} through tensorflow-datasets (data_dir="
-            f"{data_dir!r}): {type(e).__name__}: {str(e).rstrip('.')}. TFDS downloads a dataset "
-            "on first use, which needs a network and `download=True`; on an "
-            "offline machine prepare it elsewhere and pass its `data_dir`."
+    except DatasetError as e:
+        if base not in _IDX_CLASSES:
+            raise
+        package = (
+            " (Debian: `apt install dataset-fashion-mnist`)"
+            if base == "fashion_mnist"
+            else ""
+        )
+        raise FileNotFoundError(
+            f"Cannot load {base!r}: no IDX files found in {searched}, and "
+            f"tensorflow-datasets could not provide it ({type(e).__name__}: "
+            f"{str(e).rstrip('.')}). Install the IDX files{package} or pass "
+            "`data_dir=` a folder holding train-images-idx3-ubyte.gz, "
+            "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+            "t10k-labels-idx1-ubyte.gz."
         ) from e
     x_test, y_test = test if test is not None else (None, None)
     return load_arrays(

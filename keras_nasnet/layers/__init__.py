@@ -1,5 +1,10 @@
 """Keras layers that build NASNet cells: ops, cells, drop path, auxiliary head."""
 
+# Keras first, before any submodule: importing it registers this package's
+# classes (keras_nasnet._registration), which must find no submodule of ours
+# half-imported.
+import keras  # noqa: F401
+
 from keras_nasnet.layers.aux_head import AuxiliaryHead
 from keras_nasnet.layers.cell import NASNetCell
 from keras_nasnet.layers.drop_path import (

@@ -16,6 +16,14 @@ Wiring, as in the released code (slim `nasnet_utils.NasNetABaseCell`):
    the last block's channels (stride 2 if the size differs, else a 1x1 conv ->
    BN), then the states are concatenated along channels.
 
+Only what the output depends on is built: a searched cell may leave an input
+unread (no block reads h_{i-1}), or, with an explicit concat list, a block
+whose state nothing reads. The released code builds their layers anyway; here
+they are left out, so that every weight gets a gradient (Keras warns about
+"Gradients do not exist for variables" otherwise) and none is counted as a
+parameter (`Cell.live_states` names the states kept). The published
+genotypes read every state: their parameter counts are the released ones.
+
 Every op maps its input to F channels, so an "add" block outputs F channels
 and a "concat" block 2F; later ops (identity and pooling included) project a
 2F input back to F, and step 3 brings the concatenated states to a common
@@ -28,6 +36,7 @@ Image Recognition", section 3 and figure 4.
 import keras
 from keras import ops
 
+from keras_nasnet._validation import check_int, fail
 from keras_nasnet.layers.drop_path import ScheduledDropPath
 from keras_nasnet.layers.ops import FactorizedReduction, ReLUConvBN, make_op
 from keras_nasnet.space import Cell
@@ -41,11 +50,7 @@ def _as_cell(cell):
         return Cell.from_dict(cell)
     if isinstance(cell, str):
         return Cell.parse(cell)
-    raise ValueError(
-        "Invalid value received for argument `cell`. Expected a "
-        "`keras_nasnet.space.Cell`, its JSON dict or its text form. "
-        f"Received: cell={cell!r}"
-    )
+    fail("cell", "a `keras_nasnet.space.Cell`, its JSON dict or its text form", cell)
 
 
 def _split_input_shapes(input_shape):
@@ -111,17 +116,9 @@ class NASNetCell(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.cell = _as_cell(cell)
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise ValueError(
-                "Invalid value received for argument `filters`. Expected a "
-                f"positive integer. Received: filters={filters!r}"
-            )
+        filters = check_int("filters", filters, 1)
         if not 0.0 < drop_path_keep_prob <= 1.0:
-            raise ValueError(
-                "Invalid value received for argument `drop_path_keep_prob`. "
-                "Expected a probability in (0, 1]. Received: "
-                f"drop_path_keep_prob={drop_path_keep_prob!r}"
-            )
+            fail("drop_path_keep_prob", "a probability in (0, 1]", drop_path_keep_prob)
         self.filters = filters
         self.reduction = bool(reduction)
         self.cell_index = int(cell_index)
@@ -148,10 +145,16 @@ class NASNetCell(keras.layers.Layer):
             )
         f = self.filters
         common = self._common()
+        live = set(self.cell.live_states)
 
-        self.h_prep = ReLUConvBN(f, 1, name="h_prep", **common)
-        self.h_prep.build(h_shape)
-        states = [self.h_prep.compute_output_shape(h_shape)]
+        # Every state gets its shape (the output fix-ups are sized by the
+        # last block's, live or not), only live ones get built layers.
+        self.h_prep = None
+        h_prep = ReLUConvBN(f, 1, name="h_prep", **common)
+        states = [h_prep.compute_output_shape(h_shape)]
+        if 0 in live:
+            self.h_prep = h_prep
+            self.h_prep.build(h_shape)
 
         # h_{i-1}: factorized reduction if the size differs, else 1x1 if the
         # channels differ (slim `_reduce_prev_layer`).
@@ -159,6 +162,7 @@ class NASNetCell(keras.layers.Layer):
         if prev_shape is None:
             states.append(h_shape)
         else:
+            prev_prep = None
             if prev_shape[1:3] != h_shape[1:3]:
                 expected = tuple(-(-s // 2) for s in prev_shape[1:3])
                 if expected != tuple(h_shape[1:3]):
@@ -166,18 +170,22 @@ class NASNetCell(keras.layers.Layer):
                         "h_{i-1} must have h_i's spatial size or about twice "
                         f"it. Received: h_i {h_shape}, h_{{i-1}} {prev_shape}."
                     )
-                self.prev_prep = FactorizedReduction(f, 2, name="prev_prep", **common)
+                prev_prep = FactorizedReduction(f, 2, name="prev_prep", **common)
             elif prev_shape[-1] != f:
-                self.prev_prep = ReLUConvBN(f, 1, name="prev_prep", **common)
-            if self.prev_prep is not None:
-                self.prev_prep.build(prev_shape)
-                states.append(self.prev_prep.compute_output_shape(prev_shape))
-            else:
+                prev_prep = ReLUConvBN(f, 1, name="prev_prep", **common)
+            if prev_prep is None:
                 states.append(prev_shape)
+            else:
+                states.append(prev_prep.compute_output_shape(prev_shape))
+                if 1 in live:
+                    self.prev_prep = prev_prep
+                    self.prev_prep.build(prev_shape)
 
         self.block_ops = []
         self.drop_paths = []
-        # One entry per op (2 per block): its index in `drop_paths`, or -1.
+        # One entry per op (2 per block): its index in `block_ops` and in
+        # `drop_paths`, or -1 where it has none.
+        op_slots = []
         drop_slots = []
         for b, block in enumerate(self.cell.blocks):
             outputs = []
@@ -192,8 +200,13 @@ class NASNetCell(keras.layers.Layer):
                     name=f"block{b}_{'ab'[slot]}_{op_name}",
                     **common,
                 )
-                op.build(states[index])
                 outputs.append(op.compute_output_shape(states[index]))
+                if 2 + b not in live:
+                    op_slots.append(-1)
+                    drop_slots.append(-1)
+                    continue
+                op.build(states[index])
+                op_slots.append(len(self.block_ops))
                 self.block_ops.append(op)
                 if op_name != space_ops.IDENTITY and self.drop_path_keep_prob < 1.0:
                     drop_slots.append(len(self.drop_paths))
@@ -216,6 +229,7 @@ class NASNetCell(keras.layers.Layer):
                 states.append(a[:3] + (a[3] + c[3],))
             else:
                 states.append(a)
+        self._op_slots = tuple(op_slots)
         self._drop_slots = tuple(drop_slots)
 
         # Bring the concatenated states to the last block's size and width
@@ -250,19 +264,23 @@ class NASNetCell(keras.layers.Layer):
             h, prev = inputs
         else:
             h, prev = inputs, None
-        states = [self.h_prep(h, training=training)]
+        states = [None if self.h_prep is None else self.h_prep(h, training=training)]
         if prev is None:
             states.append(h)
         elif self.prev_prep is not None:
             states.append(self.prev_prep(ops.relu(prev), training=training))
         else:
+            # Unprepared: either it needs no preparation or nobody reads it.
             states.append(prev)
 
         for b, block in enumerate(self.cell.blocks):
+            if self._op_slots[2 * b] < 0:
+                states.append(None)
+                continue
             outputs = []
             for slot, index in enumerate(block.inputs):
                 k = 2 * b + slot
-                x = self.block_ops[k](states[index], training=training)
+                x = self.block_ops[self._op_slots[k]](states[index], training=training)
                 if self._drop_slots[k] >= 0:
                     x = self.drop_paths[self._drop_slots[k]](x, training=training)
                 outputs.append(x)

@@ -233,8 +233,9 @@ assert set(_OPS) == set(ops_lib.ALL_OPS)
 
 def _built_states(cell):
     """The states whose layers the builder builds (layers/cell.py)."""
-    # Rule: every state is built, read or not (main's layers/cell.py).
-    return frozenset(range(2 + cell.num_blocks))
+    # Rule: only the states the output depends on (`Cell.live_states`, which
+    # `NASNetCell` also follows).
+    return frozenset(cell.live_states)
 
 
 def _cell(tally, cell, filters, reduction, h, prev):

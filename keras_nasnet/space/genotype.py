@@ -222,6 +222,28 @@ class Cell:
         used = {i for block in self.blocks for i in block.inputs}
         return tuple(2 + b for b in range(len(self.blocks)) if 2 + b not in used)
 
+    @property
+    def live_states(self):
+        """The states the output depends on, in order.
+
+        The concatenated states, and every state a block reads whose own
+        state is live, found backwards from the output. A state outside them
+        is computed for nothing: an input no live block reads, or (with an
+        explicit concat list) a block that nothing reads. `NASNetCell` builds
+        no layers for those.
+
+        Example:
+
+        >>> Cell.parse("identity(0) + sep_conv_3x3(0), "
+        ...            "avg_pool_3x3(2) + identity(0) -> [3]").live_states
+        (0, 2, 3)
+        """
+        live = set(self.output_states)
+        for b in reversed(range(len(self.blocks))):
+            if 2 + b in live:
+                live.update(self.blocks[b].inputs)
+        return tuple(sorted(live))
+
     def __str__(self):
         text = ", ".join(str(block) for block in self.blocks)
         if self.concat is not None:
