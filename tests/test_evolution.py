@@ -8,9 +8,10 @@ import collections
 import keras_tuner
 import numpy as np
 import pytest
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
 from keras_nasnet.space import decisions, mutations, ops, sampling
+from tuner_plugins import _keras_tuner as kt
 from tuner_plugins import evolution
 from tuner_plugins.oracle import NASOracle
 
@@ -33,13 +34,12 @@ def make_oracle(tmp_path, hp, direction="max", fast=False, **kwargs):
         hyperparameters=hp,
         **kwargs,
     )
-    oracle._set_project_dir(str(tmp_path), "evolution")
+    kt.set_project_dir(oracle, str(tmp_path), "evolution")
     oracle.verbose = 0
     if fast:
         # The algorithm tests run thousands of trials; keras-tuner's per-trial
         # file writes are covered by the conformance suite.
-        oracle._save_trial = lambda trial: None
-        oracle.save = lambda: None
+        kt.without_files(oracle)
     return oracle
 
 
@@ -87,6 +87,7 @@ def test_random_until_the_population_is_full_then_one_mutation_per_child(tmp_pat
         kind = oracle.strategy.last_kind
         if i < 8:
             assert kind == evolution.RANDOM
+            assert oracle.trial_note(trial.trial_id) == {"kind": evolution.RANDOM}
         else:
             assert kind in (mutations.HIDDEN_STATE, mutations.OP)
             parent = oracle.trials[oracle.strategy.last_parent_id]
@@ -96,6 +97,11 @@ def test_random_until_the_population_is_full_then_one_mutation_per_child(tmp_pat
             slot = decisions.parse_hp_name(diff.pop())[2]
             assert slot.startswith("input" if kind == mutations.HIDDEN_STATE else "op")
             kinds[kind] += 1
+            # The trial's note records how it was made.
+            assert oracle.trial_note(trial.trial_id) == {
+                "kind": kind,
+                "parent": parent.trial_id,
+            }
         finish(oracle, trial, matches(values, target))
     assert kinds[mutations.HIDDEN_STATE] > 15 and kinds[mutations.OP] > 15
 
@@ -178,6 +184,22 @@ def test_identity_children_are_redrawn_never_repeated(tmp_path):
         if i >= 3:
             assert oracle.strategy.last_kind == mutations.IDENTITY
         finish(oracle, trial, float(i))
+
+
+def test_a_space_with_one_op_mutates_hidden_states_only(tmp_path):
+    # No op can change: every child is a hidden-state mutation (before, the
+    # op mutation raised under the oracle's lock and froze it).
+    hp = nasnet_space(num_blocks=2, ops=("sep_conv_3x3",))
+    oracle = make_oracle(tmp_path, hp, population_size=3, sample_size=2)
+    kinds = collections.Counter()
+    for i in range(30):
+        trial = oracle.create_trial("tuner0")
+        assert trial.status == "RUNNING"
+        kinds[oracle.strategy.last_kind] += 1
+        finish(oracle, trial, float(i % 5))
+    assert set(kinds) == {evolution.RANDOM, mutations.HIDDEN_STATE}
+    assert kinds[mutations.HIDDEN_STATE] == 27
+    assert kt.lock_is_free(oracle)
 
 
 @pytest.mark.parametrize("direction", ["max", "min"])
