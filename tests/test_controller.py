@@ -3,7 +3,6 @@
 Reference: Zoph et al. 2018, section 3 and appendix A; Pham et al. 2018 (ENAS).
 """
 
-import functools
 import glob
 import os
 
@@ -11,15 +10,10 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
-from keras_tuner.engine import trial as trial_module
 
-from keras_nasnet.space import decisions, sampling
-from tuner_plugins import _keras_tuner as kt
+from tests import _oracles
+from tests._oracles import FAILED, cell_space, finish
 from tuner_plugins import controller as controller_lib
-from tuner_plugins.oracle import NASOracle
-
-COMPLETED = trial_module.TrialStatus.COMPLETED
-FAILED = trial_module.TrialStatus.FAILED
 
 
 def generic_space():
@@ -36,33 +30,14 @@ def generic_space():
 
 
 def nasnet_space(num_blocks=5):
-    hp = keras_tuner.HyperParameters()
-    decisions.declare_cells(hp, num_blocks=num_blocks)
-    return hp
+    return cell_space(num_blocks=num_blocks)
 
 
 def make_oracle(tmp_path, hp, project="controller", fast=False, **kwargs):
-    kwargs.setdefault("seed", 1)
-    kwargs.setdefault("max_trials", 1000)
     kwargs.setdefault("units", 16)
-    oracle = NASOracle(
-        objective=keras_tuner.Objective("score", "max"),
-        strategy="controller",
-        hyperparameters=hp,
-        **kwargs,
+    return _oracles.make_oracle(
+        tmp_path, hp, "controller", project, fast=fast, **kwargs
     )
-    kt.set_project_dir(oracle, str(tmp_path), project)
-    oracle.verbose = 0
-    if fast:
-        kt.without_files(oracle)
-    return oracle
-
-
-def finish(oracle, trial, score, status=COMPLETED):
-    if status == COMPLETED:
-        oracle.update_trial(trial.trial_id, {"score": score})
-    trial.status = status
-    oracle.end_trial(trial)
 
 
 def run(oracle, num_trials, score_fn, before_trial=None):
@@ -75,10 +50,6 @@ def run(oracle, num_trials, score_fn, before_trial=None):
         proposals.append(values)
         finish(oracle, trial, score_fn(values))
     return proposals
-
-
-def matches(values, target):
-    return sum(values.get(name) == value for name, value in target.items())
 
 
 def test_numpy_sampling_policy_equals_the_keras_model(tmp_path):
@@ -236,15 +207,13 @@ def test_reinforce_with_enas_squashing(tmp_path):
 
 @pytest.mark.slow
 def test_controller_beats_random_search(tmp_path):
-    budget, seeds = 300, range(20)
-    controller_best, random_best = [], []
-    for seed in seeds:
-        target = decisions.encode(sampling.random_genotype(1000 + seed))
-        # The paper's minibatch (20) and PPO, but a smaller LSTM, 2 PPO epochs
-        # and a learning rate of 0.02 rather than the paper's 0.00035, which
-        # is tuned for 20,000 trained children, not 300 (15 updates); and
-        # the suite has to stay fast.
-        oracle = make_oracle(
+    # The paper's minibatch (20) and PPO, but a smaller LSTM, 2 PPO epochs
+    # and a learning rate of 0.02 rather than the paper's 0.00035, which is
+    # tuned for 20,000 trained children, not 300 (15 updates); and the suite
+    # has to stay fast.
+    budget = 300
+    controller_best, random_best = _oracles.best_against_random(
+        lambda seed: make_oracle(
             tmp_path / str(seed),
             nasnet_space(),
             fast=True,
@@ -253,16 +222,10 @@ def test_controller_beats_random_search(tmp_path):
             units=32,
             learning_rate=0.02,
             ppo_epochs=2,
-        )
-        score = functools.partial(matches, target=target)
-        controller_best.append(max(map(score, run(oracle, budget, score))))
-        rng = np.random.default_rng(seed)
-        random_best.append(
-            max(
-                matches(decisions.encode(sampling.random_genotype(rng)), target)
-                for _ in range(budget)
-            )
-        )
+        ),
+        budget,
+        seeds=range(20),
+    )
     assert np.median(controller_best) > np.median(random_best), (
         controller_best,
         random_best,

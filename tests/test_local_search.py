@@ -7,37 +7,15 @@ Neural Architecture Search Benchmarks", Algorithm 1.
 import keras_tuner
 import numpy as np
 import pytest
-from keras_tuner.engine import trial as trial_module
 
-from keras_nasnet.space import decisions, sampling
-from tuner_plugins import _keras_tuner as kt
-from tuner_plugins.oracle import NASOracle
-
-COMPLETED = trial_module.TrialStatus.COMPLETED
-FAILED = trial_module.TrialStatus.FAILED
+from tests import _oracles
+from tests._oracles import FAILED, changed, finish
 
 
 def make_oracle(tmp_path, hp, fast=False, **kwargs):
-    kwargs.setdefault("seed", 1)
-    kwargs.setdefault("max_trials", 1000)
-    oracle = NASOracle(
-        objective=keras_tuner.Objective("score", "max"),
-        strategy="local_search",
-        hyperparameters=hp,
-        **kwargs,
+    return _oracles.make_oracle(
+        tmp_path, hp, "local_search", "local_search", fast=fast, **kwargs
     )
-    kt.set_project_dir(oracle, str(tmp_path), "local_search")
-    oracle.verbose = 0
-    if fast:
-        kt.without_files(oracle)
-    return oracle
-
-
-def finish(oracle, trial, score, status=COMPLETED):
-    if status == COMPLETED:
-        oracle.update_trial(trial.trial_id, {"score": score})
-    trial.status = status
-    oracle.end_trial(trial)
 
 
 def grid_space():
@@ -47,15 +25,6 @@ def grid_space():
     hp.Choice("b", [0, 1, 2, 3])
     hp.Choice("c", [0, 1, 2])
     return hp
-
-
-def matches(values, target):
-    """The synthetic objective: how many decisions equal the target's."""
-    return sum(values.get(name) == value for name, value in target.items())
-
-
-def changed(parent, child):
-    return {k for k in set(parent) | set(child) if parent.get(k) != child.get(k)}
 
 
 def test_climbs_to_the_best_neighbour_and_restarts_at_a_local_optimum(tmp_path):
@@ -162,36 +131,20 @@ def test_several_workers_start_the_next_climb_instead_of_waiting(tmp_path):
 
 @pytest.mark.slow
 def test_local_search_beats_random_search(tmp_path):
-    # The synthetic objective of the evolution and controller tests: how many
-    # of the 40 cell decisions equal a hidden target's. With a subset of 20
-    # neighbours per center (the full neighbourhood, about 300, is this whole
-    # budget).
-    budget, seeds = 300, range(10)
-    local_best, random_best = [], []
-    for seed in seeds:
-        target = decisions.encode(sampling.random_genotype(1000 + seed))
-        hp = keras_tuner.HyperParameters()
-        decisions.declare_cells(hp)
-        oracle = make_oracle(
+    # The synthetic objective of the evolution and controller tests, with a
+    # subset of 20 neighbours per center (the full neighbourhood, about 300,
+    # is this whole budget).
+    budget = 300
+    local_best, random_best = _oracles.best_against_random(
+        lambda seed: make_oracle(
             tmp_path / str(seed),
-            hp,
+            _oracles.cell_space(),
             fast=True,
             seed=seed + 1,
             max_trials=budget,
             max_neighbours=20,
-        )
-        best = 0
-        for _ in range(budget):
-            trial = oracle.create_trial("tuner0")
-            score = matches(trial.hyperparameters.values, target)
-            finish(oracle, trial, float(score))
-            best = max(best, score)
-        local_best.append(best)
-        rng = np.random.default_rng(seed)
-        random_best.append(
-            max(
-                matches(decisions.encode(sampling.random_genotype(rng)), target)
-                for _ in range(budget)
-            )
-        )
+        ),
+        budget,
+        seeds=range(10),
+    )
     assert np.median(local_best) > np.median(random_best), (local_best, random_best)

@@ -6,6 +6,7 @@ suite runs over `strategy_names()`: a new strategy is checked by registering
 it, with the options of its `small_search_options`.
 """
 
+import functools
 import json
 import threading
 import zlib
@@ -15,7 +16,8 @@ import numpy as np
 import pytest
 from keras_tuner.engine import trial as trial_module
 
-from keras_nasnet.space import decisions
+from tests import _oracles
+from tests._oracles import cell_space
 from tuner_plugins import _keras_tuner as kt
 from tuner_plugins import strategy as strategy_lib
 from tuner_plugins.oracle import NASOracle
@@ -46,37 +48,16 @@ def generic_space():
     return hp
 
 
-def nasnet_space():
-    hp = keras_tuner.HyperParameters()
-    decisions.declare_cells(hp, num_blocks=2)
-    return hp
-
-
-def one_op_space():
-    # No op mutation is possible.
-    hp = keras_tuner.HyperParameters()
-    decisions.declare_cells(hp, ops=("sep_conv_3x3",), num_blocks=2)
-    return hp
-
-
-def one_block_space():
-    hp = keras_tuner.HyperParameters()
-    decisions.declare_cells(hp, num_blocks=1)
-    return hp
-
-
-def tiny_space():
-    # One block and one op: 2 cells x 2 x 2 input choices = 16 trials.
-    hp = keras_tuner.HyperParameters()
-    decisions.declare_cells(hp, ops=("sep_conv_3x3",), num_blocks=1)
-    return hp
-
-
-SPACES = {"generic": generic_space, "nasnet": nasnet_space}
+SPACES = {
+    "generic": generic_space,
+    "nasnet": functools.partial(cell_space, num_blocks=2),
+}
+# Spaces with little room: no op mutation is possible (one op); one block;
+# one block and one op, 2 cells x 2 x 2 input choices = 16 trials.
 CRAMPED_SPACES = {
-    "one_op": one_op_space,
-    "one_block": one_block_space,
-    "tiny": tiny_space,
+    "one_op": functools.partial(cell_space, ops=("sep_conv_3x3",), num_blocks=2),
+    "one_block": functools.partial(cell_space, num_blocks=1),
+    "tiny": functools.partial(cell_space, ops=("sep_conv_3x3",), num_blocks=1),
 }
 
 
@@ -85,19 +66,8 @@ def make_oracle(tmp_path, strategy, space="generic", project="proj", **kwargs):
     options = {**(small_options(strategy) if registered else {}), **kwargs}
     options.setdefault("seed", 7)
     options.setdefault("max_trials", 100)
-    if callable(space):
-        hyperparameters = space()
-    else:
-        hyperparameters = SPACES[space]()
-    oracle = NASOracle(
-        objective=OBJECTIVE,
-        strategy=strategy,
-        hyperparameters=hyperparameters,
-        **options,
-    )
-    kt.set_project_dir(oracle, str(tmp_path), project)
-    oracle.verbose = 0
-    return oracle
+    hp = space() if callable(space) else SPACES[space]()
+    return _oracles.make_oracle(tmp_path, hp, strategy, project, **options)
 
 
 def score_of(values):
