@@ -380,8 +380,9 @@ class NASOracle(keras_tuner.Oracle):
             values = self.random_values(rng)
             if not self.is_duplicate(values):
                 return {"status": _TrialStatus.RUNNING, "values": values}
+        proposals = f"{attempts} proposal{'s' if attempts != 1 else ''}"
         self._stop(
-            f"The search space looks exhausted: {attempts} proposals of the "
+            f"The search space looks exhausted: {proposals} of the "
             f"{self.strategy.name!r} strategy and {MAX_RANDOM_ATTEMPTS} random "
             f"samples for trial {trial_id} all repeated one of the "
             f"{len(self.trials)} trials tried or running."
