@@ -67,8 +67,13 @@ class LocalSearchStrategy(Strategy):
             if max_neighbours is None
             else _validation.check_int("max_neighbours", max_neighbours, 1)
         )
+        # Caches of what the trials say (rebuilt after a resume): they only
+        # grow, because a trial's note and a finished trial never change.
         self._plans = {}  # center trial id -> its planned neighbours' values
+        self._found = {}  # center trial id -> trial ids of its plan's prefix
         self._moves = {}  # center trial id -> next center id, or None: optimum
+        self._runs = {}  # run -> trial ids of its random starts
+        self._scanned = (None, 0)  # (oracle.start_order, how much is read)
         self._note = None  # (values, note) of the last proposal
         # What the last `propose` did, for tests and logs; not state.
         self.last_run = None
@@ -107,15 +112,16 @@ class LocalSearchStrategy(Strategy):
         """The next neighbour of `center` to evaluate (a values dict), or
         `_WAIT` while some are running, or the id of the new center (None at
         a local optimum) once all are finished."""
-        neighbours = []
-        for values in self._plan(oracle, center):
-            trial = oracle.find_trial(values)
+        plan = self._plan(oracle, center)
+        found = self._found.setdefault(center, [])
+        while len(found) < len(plan):
+            trial = oracle.find_trial(plan[len(found)])
             if trial is None:
-                return values
-            neighbours.append(trial)
-        if not all(_finished(oracle, t.trial_id) for t in neighbours):
+                return plan[len(found)]
+            found.append(trial.trial_id)
+        if not all(_finished(oracle, t) for t in found):
             return _WAIT
-        completed = [t.trial_id for t in neighbours if t.status == "COMPLETED"]
+        completed = [t for t in found if oracle.trials[t].status == "COMPLETED"]
         best = self._best(oracle, completed)
         center_reward = oracle.reward(oracle.trials[center])
         if best is not None and oracle.reward(oracle.trials[best]) > center_reward:
@@ -149,6 +155,11 @@ class LocalSearchStrategy(Strategy):
         self.last_run, self.last_center_id = note["run"], note.get("center")
         return values
 
+    def set_state(self, state):
+        # A resumed search: everything is read again from its trials.
+        self._plans, self._found, self._moves, self._runs = {}, {}, {}, {}
+        self._scanned = (None, 0)
+
     def on_trial_begin(self, oracle, trial_id, values):
         if self._note is None or self._note[0] is not values:
             return None
@@ -157,15 +168,17 @@ class LocalSearchStrategy(Strategy):
 
     # ----------------------------------------------------------------- helpers
 
-    @staticmethod
-    def _starts_by_run(oracle):
+    def _starts_by_run(self, oracle):
         """`{run: [trial ids of its random starts]}`, in start order."""
-        runs = {}
-        for trial_id in oracle.start_order:
+        order, scanned = self._scanned
+        if order is not oracle.start_order:  # a new search, or a resumed one
+            order, scanned, self._runs = oracle.start_order, 0, {}
+        for trial_id in order[scanned:]:
             note = oracle.trial_note(trial_id)
             if note is not None and "run" in note and "center" not in note:
-                runs.setdefault(note["run"], []).append(trial_id)
-        return runs
+                self._runs.setdefault(note["run"], []).append(trial_id)
+        self._scanned = (order, len(order))
+        return self._runs
 
     def _next_open_run(self, runs, run):
         """The first climb after `run` whose random starts are not all out."""
