@@ -2,10 +2,9 @@
 
     python tests/resume_search.py DIRECTORY
 
-Runs 14 trials of `AgingEvolution`, then 14 of `RNNController`, on a NASNet
-space in DIRECTORY/evolution and DIRECTORY/controller, continuing what is
-there (`overwrite=False`); one process for both keeps the test's process
-starts (seconds each) few. Trials do not
+Runs 14 trials of each registered strategy in turn (`NASTuner`), on a NASNet
+space in DIRECTORY/<strategy>, continuing what is there (`overwrite=False`);
+one process for all keeps the test's process starts (seconds each) few. Trials do not
 train: each sleeps a little and scores its values with a fixed function, so
 an uninterrupted search and a killed-and-resumed one must end with the same
 trials and scores. With RESUME_SEARCH_KILL_AT_WRITE=N in the environment, the
@@ -23,9 +22,11 @@ import zlib
 import keras_tuner
 
 from keras_nasnet.space import decisions
-from tuner_plugins import AgingEvolution, RNNController
+from tuner_plugins import NASTuner, get_strategy_class, strategy_names
 
 MAX_TRIALS = 14
+# Quicker than the strategies' small-search options where they train.
+FASTER = {"controller": {"batch_size": 3, "units": 8, "ppo_epochs": 1}}
 
 
 def _kill_at_write(n):
@@ -46,30 +47,21 @@ def _score(values):
     return (zlib.crc32(text.encode("utf-8")) % 1000) / 1000.0
 
 
-def _tuner_class(strategy):
-    base = AgingEvolution if strategy == "evolution" else RNNController
-
-    class NoTraining(base):
-        def run_trial(self, trial, *args, **kwargs):
-            time.sleep(0.03)  # a window for the random kills to land in
-            return {"score": _score(trial.hyperparameters.values)}
-
-    return NoTraining
+class NoTraining(NASTuner):
+    def run_trial(self, trial, *args, **kwargs):
+        time.sleep(0.03)  # a window for the random kills to land in
+        return {"score": _score(trial.hyperparameters.values)}
 
 
 def search(directory, strategy):
     hp = keras_tuner.HyperParameters()
     decisions.declare_cells(hp, num_blocks=2)
-    options = (
-        {"population_size": 4, "sample_size": 2}
-        if strategy == "evolution"
-        else {
-            "controller_batch_size": 3,
-            "controller_units": 8,
-            "controller_ppo_epochs": 1,
-        }
-    )
-    tuner = _tuner_class(strategy)(
+    options = {
+        **get_strategy_class(strategy).small_search_options,
+        **FASTER.get(strategy, {}),
+    }
+    tuner = NoTraining(
+        strategy=strategy,
         objective=keras_tuner.Objective("score", "max"),
         max_trials=MAX_TRIALS,
         hyperparameters=hp,
@@ -85,7 +77,7 @@ def search(directory, strategy):
 def main(directory):
     if "RESUME_SEARCH_KILL_AT_WRITE" in os.environ:
         _kill_at_write(int(os.environ["RESUME_SEARCH_KILL_AT_WRITE"]))
-    for strategy in ("evolution", "controller"):
+    for strategy in strategy_names():
         search(directory, strategy)
 
 

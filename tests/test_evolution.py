@@ -8,55 +8,19 @@ import collections
 import keras_tuner
 import numpy as np
 import pytest
-from keras_tuner.src.engine import trial as trial_module
 
 from keras_nasnet.space import decisions, mutations, ops, sampling
+from tests import _oracles
+from tests._oracles import FAILED, changed, finish, matches
+from tests._oracles import cell_space as nasnet_space
+from tuner_plugins import _keras_tuner as kt
 from tuner_plugins import evolution
-from tuner_plugins.oracle import NASOracle
-
-COMPLETED = trial_module.TrialStatus.COMPLETED
-FAILED = trial_module.TrialStatus.FAILED
-
-
-def nasnet_space(**kwargs):
-    hp = keras_tuner.HyperParameters()
-    decisions.declare_cells(hp, **kwargs)
-    return hp
 
 
 def make_oracle(tmp_path, hp, direction="max", fast=False, **kwargs):
-    kwargs.setdefault("seed", 1)
-    kwargs.setdefault("max_trials", 1000)
-    oracle = NASOracle(
-        objective=keras_tuner.Objective("score", direction),
-        strategy="evolution",
-        hyperparameters=hp,
-        **kwargs,
+    return _oracles.make_oracle(
+        tmp_path, hp, "evolution", "evolution", direction, fast, **kwargs
     )
-    oracle._set_project_dir(str(tmp_path), "evolution")
-    oracle.verbose = 0
-    if fast:
-        # The algorithm tests run thousands of trials; keras-tuner's per-trial
-        # file writes are covered by the conformance suite.
-        oracle._save_trial = lambda trial: None
-        oracle.save = lambda: None
-    return oracle
-
-
-def finish(oracle, trial, score, status=COMPLETED):
-    if status == COMPLETED:
-        oracle.update_trial(trial.trial_id, {"score": score})
-    trial.status = status
-    oracle.end_trial(trial)
-
-
-def matches(values, target):
-    """The known objective: how many decisions equal the hidden target's."""
-    return sum(values.get(name) == value for name, value in target.items())
-
-
-def changed(parent, child):
-    return {k for k in set(parent) | set(child) if parent.get(k) != child.get(k)}
 
 
 def test_population_is_the_last_p_completed_trials_oldest_leaving(tmp_path):
@@ -87,6 +51,7 @@ def test_random_until_the_population_is_full_then_one_mutation_per_child(tmp_pat
         kind = oracle.strategy.last_kind
         if i < 8:
             assert kind == evolution.RANDOM
+            assert oracle.trial_note(trial.trial_id) == {"kind": evolution.RANDOM}
         else:
             assert kind in (mutations.HIDDEN_STATE, mutations.OP)
             parent = oracle.trials[oracle.strategy.last_parent_id]
@@ -96,6 +61,11 @@ def test_random_until_the_population_is_full_then_one_mutation_per_child(tmp_pat
             slot = decisions.parse_hp_name(diff.pop())[2]
             assert slot.startswith("input" if kind == mutations.HIDDEN_STATE else "op")
             kinds[kind] += 1
+            # The trial's note records how it was made.
+            assert oracle.trial_note(trial.trial_id) == {
+                "kind": kind,
+                "parent": parent.trial_id,
+            }
         finish(oracle, trial, matches(values, target))
     assert kinds[mutations.HIDDEN_STATE] > 15 and kinds[mutations.OP] > 15
 
@@ -180,6 +150,22 @@ def test_identity_children_are_redrawn_never_repeated(tmp_path):
         finish(oracle, trial, float(i))
 
 
+def test_a_space_with_one_op_mutates_hidden_states_only(tmp_path):
+    # No op can change: every child is a hidden-state mutation (before, the
+    # op mutation raised under the oracle's lock and froze it).
+    hp = nasnet_space(num_blocks=2, ops=("sep_conv_3x3",))
+    oracle = make_oracle(tmp_path, hp, population_size=3, sample_size=2)
+    kinds = collections.Counter()
+    for i in range(30):
+        trial = oracle.create_trial("tuner0")
+        assert trial.status == "RUNNING"
+        kinds[oracle.strategy.last_kind] += 1
+        finish(oracle, trial, float(i % 5))
+    assert set(kinds) == {evolution.RANDOM, mutations.HIDDEN_STATE}
+    assert kinds[mutations.HIDDEN_STATE] == 27
+    assert kt.lock_is_free(oracle)
+
+
 @pytest.mark.parametrize("direction", ["max", "min"])
 def test_tournament_winner_follows_the_objective_direction(tmp_path, direction):
     hp = keras_tuner.HyperParameters()
@@ -205,34 +191,18 @@ def test_tournament_winner_follows_the_objective_direction(tmp_path, direction):
 
 @pytest.mark.slow
 def test_evolution_beats_random_search(tmp_path):
-    budget, seeds = 300, range(20)
-    evolution_best, random_best = [], []
-    for seed in seeds:
-        target = decisions.encode(sampling.random_genotype(1000 + seed))
-        oracle = make_oracle(
+    budget = 300
+    evolution_best, random_best = _oracles.best_against_random(
+        lambda seed: make_oracle(
             tmp_path / str(seed),
             nasnet_space(),
             fast=True,
             seed=seed + 1,
             max_trials=budget,
-        )
-        best = 0
-        for _ in range(budget):
-            trial = oracle.create_trial("tuner0")
-            score = matches(trial.hyperparameters.values, target)
-            finish(oracle, trial, score)
-            best = max(best, score)
-            assert len(oracle.strategy.population(oracle)) <= 100
-        evolution_best.append(best)
-        # Random search at the same budget: every decision uniform, which is
-        # what keras-tuner's RandomSearchOracle samples on this space.
-        rng = np.random.default_rng(seed)
-        random_best.append(
-            max(
-                matches(decisions.encode(sampling.random_genotype(rng)), target)
-                for _ in range(budget)
-            )
-        )
+        ),
+        budget,
+        seeds=range(20),
+    )
     assert np.median(evolution_best) > np.median(random_best), (
         evolution_best,
         random_best,

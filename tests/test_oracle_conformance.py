@@ -1,32 +1,39 @@
-"""The keras-tuner Oracle contract, checked for every `NASOracle` strategy.
+"""The keras-tuner Oracle contract, checked for every registered strategy.
 
 Modeled on keras-tuner's own `engine/oracle_test.py`: oracles are driven
-without training, by `create_trial -> update_trial -> end_trial` loops.
+without training, by `create_trial -> update_trial -> end_trial` loops. The
+suite runs over `strategy_names()`: a new strategy is checked by registering
+it, with the options of its `small_search_options`.
 """
 
+import functools
 import json
 import threading
 import zlib
 
 import keras_tuner
+import numpy as np
 import pytest
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
-from keras_nasnet.space import decisions
+from tests import _oracles
+from tests._oracles import cell_space
+from tuner_plugins import _keras_tuner as kt
+from tuner_plugins import strategy as strategy_lib
 from tuner_plugins.oracle import NASOracle
 
-STRATEGIES = ("evolution", "controller")
-# Small enough that both strategies leave their start-up phase within a few
-# trials (evolution: a full population; controller: a first update).
-SMALL = {
-    "evolution": {"population_size": 4, "sample_size": 2},
-    "controller": {
-        "controller_batch_size": 4,
-        "controller_units": 16,
-        "controller_ppo_epochs": 1,
-    },
-}
+STRATEGIES = strategy_lib.strategy_names()
+# Smaller and quicker than the CLI's options where a strategy trains
+# something (optional per strategy: a new one needs no entry).
+FASTER = {"controller": {"batch_size": 4, "units": 16, "ppo_epochs": 1}}
 OBJECTIVE = keras_tuner.Objective("score", "max")
+
+
+def small_options(strategy):
+    """The options the suite runs `strategy` with: small enough that every
+    strategy leaves its start-up phase within a few trials."""
+    cls = strategy_lib.get_strategy_class(strategy)
+    return {**cls.small_search_options, **FASTER.get(strategy, {})}
 
 
 def generic_space():
@@ -41,28 +48,26 @@ def generic_space():
     return hp
 
 
-def nasnet_space():
-    hp = keras_tuner.HyperParameters()
-    decisions.declare_cells(hp, num_blocks=2)
-    return hp
-
-
-SPACES = {"generic": generic_space, "nasnet": nasnet_space}
+SPACES = {
+    "generic": generic_space,
+    "nasnet": functools.partial(cell_space, num_blocks=2),
+}
+# Spaces with little room: no op mutation is possible (one op); one block;
+# one block and one op, 2 cells x 2 x 2 input choices = 16 trials.
+CRAMPED_SPACES = {
+    "one_op": functools.partial(cell_space, ops=("sep_conv_3x3",), num_blocks=2),
+    "one_block": functools.partial(cell_space, num_blocks=1),
+    "tiny": functools.partial(cell_space, ops=("sep_conv_3x3",), num_blocks=1),
+}
 
 
 def make_oracle(tmp_path, strategy, space="generic", project="proj", **kwargs):
-    options = {**SMALL[strategy], **kwargs}
+    registered = isinstance(strategy, str)
+    options = {**(small_options(strategy) if registered else {}), **kwargs}
     options.setdefault("seed", 7)
     options.setdefault("max_trials", 100)
-    oracle = NASOracle(
-        objective=OBJECTIVE,
-        strategy=strategy,
-        hyperparameters=SPACES[space](),
-        **options,
-    )
-    oracle._set_project_dir(str(tmp_path), project)
-    oracle.verbose = 0
-    return oracle
+    hp = space() if callable(space) else SPACES[space]()
+    return _oracles.make_oracle(tmp_path, hp, strategy, project, **options)
 
 
 def score_of(values):
@@ -86,17 +91,19 @@ def run_trials(oracle, num_trials, tuner_id="tuner0"):
 
 
 def assert_lock_free(oracle, timeout=10):
-    """Another thread can still take the oracle's lock."""
+    """Another thread can still take the oracle's lock and get an answer."""
     done = threading.Event()
+    answers = []
 
     def other_thread():
-        oracle.create_trial("another_tuner")
+        answers.append(oracle.create_trial("another_tuner").status)
         done.set()
 
     thread = threading.Thread(target=other_thread, daemon=True)
     thread.start()
     thread.join(timeout)
     assert done.is_set(), "the oracle's lock is held after an exception"
+    return answers[0]
 
 
 @pytest.fixture(params=STRATEGIES)
@@ -245,6 +252,66 @@ def test_same_seed_same_proposals(tmp_path, strategy, space):
 
 
 @pytest.mark.parametrize("space", sorted(SPACES))
+def test_seed_zero_is_a_seed(tmp_path, strategy, space):
+    # keras-tuner replaces a falsy seed with a random one.
+    oracles = [
+        make_oracle(tmp_path, strategy, space, project=f"p{i}", seed=0)
+        for i in range(2)
+    ]
+    assert [oracle.seed for oracle in oracles] == [0, 0]
+    assert run_trials(oracles[0], 12) == run_trials(oracles[1], 12)
+
+
+@pytest.mark.parametrize("space", sorted(CRAMPED_SPACES))
+def test_spaces_with_little_room_never_hold_the_lock(tmp_path, strategy, space):
+    # One op (no op mutation possible), one block, and a space of 16 trials
+    # that is soon exhausted: the search goes on or stops with a reason, no
+    # exception escapes with the oracle's lock held.
+    oracle = make_oracle(
+        tmp_path, strategy, CRAMPED_SPACES[space], max_trials=40, seed=3
+    )
+    proposals = run_trials(oracle, 40)
+    keys = {json.dumps(values, sort_keys=True) for values in proposals}
+    assert len(keys) == len(proposals)
+    if space == "tiny":
+        assert 8 <= len(proposals) <= 16
+        assert "exhausted" in oracle.stop_reason
+        assert oracle.create_trial("tuner0").status == "STOPPED"
+    else:
+        assert len(proposals) == 40
+        assert oracle.stop_reason is None
+    assert kt.lock_is_free(oracle)
+    assert assert_lock_free(oracle) == "STOPPED"
+
+
+def test_an_exception_in_a_strategy_releases_the_lock(tmp_path):
+    class Broken(strategy_lib.Strategy):
+        name = "broken"
+
+        def propose(self, oracle, rng):
+            raise ZeroDivisionError("a bug in a strategy")
+
+    oracle = make_oracle(tmp_path, Broken())
+    with pytest.raises(ZeroDivisionError):
+        oracle.create_trial("tuner0")
+    assert kt.lock_is_free(oracle)
+    # The tuner that got the error is forgotten: a chief would not wait for it.
+    assert "tuner0" not in oracle.tuner_ids
+    errors = []
+
+    def other_thread():
+        try:
+            oracle.create_trial("tuner1")
+        except ZeroDivisionError as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=other_thread, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert len(errors) == 1, "another thread could not take the lock"
+
+
+@pytest.mark.parametrize("space", sorted(SPACES))
 @pytest.mark.parametrize("first_part", [4, 10])
 def test_save_reload_continue_equals_uninterrupted(
     tmp_path, strategy, space, first_part
@@ -263,10 +330,7 @@ def test_save_reload_continue_equals_uninterrupted(
     assert proposals == uninterrupted
     if strategy == "controller":
         # The continuation crossed controller updates on both sides.
-        assert (
-            resumed.strategy.num_updates
-            == total // SMALL[strategy]["controller_batch_size"]
-        )
+        assert resumed.strategy.num_updates >= 3
 
 
 def test_state_survives_a_json_round_trip(tmp_path, strategy):
@@ -317,7 +381,9 @@ def test_no_duplicates_among_concurrent_tuners(tmp_path, strategy):
 
 def test_invalid_strategy_is_a_clear_error():
     with pytest.raises(
-        ValueError, match="argument `strategy`.*Received: strategy='bogus'"
+        ValueError,
+        match="argument `strategy`. Expected one of 'evolution', 'controller', "
+        "'local_search' or a Strategy. Received: strategy='bogus'",
     ):
         NASOracle(objective=OBJECTIVE, strategy="bogus")
 
@@ -344,16 +410,109 @@ def test_evolution_arguments_are_validated(kwargs, message):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"controller_units": 0}, "Received: controller_units=0"),
-        ({"controller_update": "a2c"}, "Received: controller_update='a2c'"),
-        ({"controller_ppo_clip": 1.5}, "Received: controller_ppo_clip=1.5"),
-        ({"controller_baseline_decay": 1.0}, "Received: controller_baseline_decay=1.0"),
+        ({"units": 0}, "Received: units=0"),
+        ({"units": np.int64(0)}, "Received: units=np.int64(0)"),
+        ({"update": "a2c"}, "Received: update='a2c'"),
+        ({"ppo_clip": 1.5}, "Received: ppo_clip=1.5"),
+        ({"baseline_decay": 1.0}, "Received: baseline_decay=1.0"),
+        ({"temperature": 0}, "Expected None or a number > 0. Received: temperature=0"),
     ],
 )
 def test_controller_arguments_are_validated(kwargs, message):
     with pytest.raises(ValueError) as error:
         NASOracle(objective=OBJECTIVE, strategy="controller", **kwargs)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_initial": 0}, "Received: num_initial=0"),
+        ({"max_neighbours": 0}, "Received: max_neighbours=0"),
+    ],
+)
+def test_local_search_arguments_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match="Invalid value received") as error:
+        NASOracle(objective=OBJECTIVE, strategy="local_search", **kwargs)
+    assert message in str(error.value)
+
+
+def test_numpy_integers_are_integers():
+    # np.int64 passed as an option (e.g. from a config array) is an integer.
+    oracle = NASOracle(
+        objective=OBJECTIVE, strategy="controller", units=np.int64(50), seed=0
+    )
+    assert oracle.strategy.units == 50 and type(oracle.strategy.units) is int
+
+
+def test_an_option_of_another_strategy_is_a_clear_error():
+    with pytest.raises(
+        ValueError,
+        match=r"Unrecognized keyword arguments passed to EvolutionStrategy: "
+        r"\{'units': 16\}. Expected some of: population_size, sample_size, "
+        r"identity_prob.",
+    ):
+        NASOracle(objective=OBJECTIVE, strategy="evolution", units=16)
+
+
+def test_options_with_a_strategy_instance_are_a_clear_error():
+    strategy = strategy_lib.make_strategy("evolution", population_size=4, sample_size=2)
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments passed"):
+        NASOracle(objective=OBJECTIVE, strategy=strategy, sample_size=2)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_strategy_object_or_class_is_the_same_as_its_name(tmp_path, strategy):
+    cls = strategy_lib.get_strategy_class(strategy)
+    options = small_options(strategy)
+    by_name = make_oracle(tmp_path, strategy, project="name")
+    by_object = make_oracle(tmp_path, cls(**options), project="object")
+    by_class = make_oracle(tmp_path / "c", cls, project="class", **options)
+    assert by_object.strategy.get_config() == by_name.strategy.get_config()
+    assert by_class.strategy.get_config() == by_name.strategy.get_config()
+    assert run_trials(by_object, 6) == run_trials(by_name, 6)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_options_are_declared_once_and_documented(strategy):
+    cls = strategy_lib.get_strategy_class(strategy)
+    assert cls.name == strategy
+    specs = cls.option_specs()
+    assert specs, "a registered strategy has options"
+    defaults = {}
+    for name, default, kind, help_text in specs:
+        assert kind in (int, float, str, bool), (name, kind)
+        assert default is None or isinstance(default, kind), (name, default)
+        assert len(help_text) > 10, name
+        defaults[name] = default
+    # The defaults and the small-search options are valid options.
+    assert cls(**defaults).get_config() == defaults
+    assert set(cls.small_search_options) <= set(defaults)
+    small = cls(**cls.small_search_options)
+    config = json.loads(json.dumps(small.get_config()))
+    assert cls.from_config(config).get_config() == small.get_config()
+
+
+def test_a_custom_strategy_plugs_in_without_registering(tmp_path):
+    class Lowest(strategy_lib.Strategy):
+        """Proposes the smallest untried width, then anything."""
+
+        name = "lowest"
+
+        def propose(self, oracle, rng):
+            tried = {
+                t.hyperparameters.values.get("width") for t in oracle.trials.values()
+            }
+            for width in (8, 16, 32, 64):
+                if width not in tried:
+                    return oracle.complete_values({"width": width}, rng)
+            return oracle.random_values(rng)
+
+    oracle = make_oracle(tmp_path, Lowest())
+    widths = [v["width"] for v in run_trials(oracle, 4)]
+    assert widths == [8, 16, 32, 64]
+    state = json.loads(json.dumps(oracle.get_state()))
+    assert state["nas_oracle"]["strategy"] == "lowest"
 
 
 @pytest.mark.parametrize(

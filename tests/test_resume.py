@@ -18,9 +18,11 @@ import numpy as np
 import pytest
 
 from tests.test_oracle_conformance import make_oracle, run_trials
+from tuner_plugins import _keras_tuner as kt
+from tuner_plugins.strategy import strategy_names
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STRATEGIES = ("evolution", "controller")
+STRATEGIES = strategy_names()
 
 
 def _internal_state(oracle):
@@ -28,10 +30,11 @@ def _internal_state(oracle):
     return {
         "start_order": list(oracle.start_order),
         "end_order": list(oracle.end_order),
-        "id_to_hash": dict(oracle._id_to_hash),
-        "tried_so_far": sorted(oracle._tried_so_far),
-        "run_times": {k: v for k, v in oracle._run_times.items() if v},
+        "id_to_hash": dict(kt.trial_hashes(oracle)),
+        "tried_so_far": sorted(kt.tried_hashes(oracle)),
+        "run_times": kt.run_counts(oracle),
         "statuses": {k: t.status for k, t in oracle.trials.items()},
+        "notes": {k: oracle.trial_note(k) for k in oracle.trials},
     }
 
 
@@ -72,7 +75,7 @@ def test_reload_rebuilds_keras_tuners_bookkeeping(tmp_path, strategy):
     before.pop("statuses")
     assert after == before
     waiting = sorted([running.trial_id, invalid.trial_id])
-    assert sorted(reloaded._retry_queue) == waiting
+    assert sorted(kt.retry_queue(reloaded)) == waiting
     retried = sorted(reloaded.create_trial(f"t{i}").trial_id for i in range(2))
     assert retried == waiting
 
@@ -92,7 +95,7 @@ def test_oracle_json_grows_by_the_end_order_only(tmp_path):
 def test_controller_files_behind_oracle_json_catch_up(tmp_path):
     # A kill between oracle.json and the controller's weights file leaves the
     # weights one update behind the finished trials.
-    total, stop = 16, 8  # SMALL: the controller updates every 4 trials
+    total, stop = 16, 8  # the suite's controller updates every 4 trials
     straight = make_oracle(tmp_path, "controller", project="a")
     uninterrupted = run_trials(straight, stop)
     first = make_oracle(tmp_path, "controller", project="b")
@@ -214,11 +217,12 @@ def test_killed_searches_resume_to_the_uninterrupted_result(tmp_path):
     directory = str(tmp_path / "killed")
     kills = []
     # Each strategy's search makes about 5 atomic writes per trial (trial.json
-    # three times, oracle.json twice), 70 in all: a write number in [2, 140)
-    # lands in either search, and a resumed process counts from 0 again.
+    # three times, oracle.json twice), 70 in all: a write number in
+    # [2, 70 * strategies) lands in any search, and a resumed process counts
+    # from 0 again.
     for moment in ("write", "random", "write"):
         if moment == "write":
-            n = int(rng.integers(2, 140))
+            n = int(rng.integers(2, 70 * len(STRATEGIES)))
             proc = _search(directory, kill_at_write=n)
             proc.communicate(timeout=300)
         else:
@@ -244,5 +248,5 @@ def test_killed_searches_resume_to_the_uninterrupted_result(tmp_path):
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err[-3000:]
     expected = _results(str(tmp_path / "reference"))
-    assert [len(expected[s][1]) for s in STRATEGIES] == [14, 14]
+    assert [len(expected[s][1]) for s in STRATEGIES] == [14] * len(STRATEGIES)
     assert _results(directory) == expected, f"killed at writes {kills}"

@@ -17,8 +17,11 @@ from keras_nasnet import data
 from keras_nasnet.space import Genotype, decisions
 from tuner_plugins import (
     AgingEvolution,
+    EvolutionStrategy,
+    LocalSearch,
     NASNetHyperModel,
     NASOracle,
+    NASTuner,
     RNNController,
 )
 
@@ -68,7 +71,7 @@ def _check_results(tuner, fashion, num_trials):
     best_hp = tuner.get_best_hyperparameters(1)[0]
     assert tuner.oracle.get_best_trials(1)[0].score == max(t.score for t in trials)
     assert isinstance(tuner.hypermodel.genotype(best_hp), Genotype)
-    if isinstance(tuner, (AgingEvolution, RNNController)):
+    if isinstance(tuner, NASTuner):
         genotype = tuner.best_genotypes()[0]
         assert genotype == decisions.decode(best_hp.values)
         assert genotype == tuner.hypermodel.genotype(best_hp)
@@ -106,8 +109,8 @@ def test_rnn_controller_search(tmp_path, fashion):
         max_trials=2,
         seed=2,
         # Small and updated after the two trials: the search trains it once.
-        controller_units=16,
-        controller_batch_size=2,
+        units=16,
+        batch_size=2,
         directory=tmp_path,
         project_name="controller",
     )
@@ -228,9 +231,9 @@ def test_rnn_controller_forwards_controller_options(tmp_path):
         objective="val_accuracy",
         max_trials=4,
         seed=7,
-        controller_units=16,
-        controller_batch_size=2,
-        controller_update="reinforce",
+        units=16,
+        batch_size=2,
+        update="reinforce",
         directory=tmp_path,
     )
     assert isinstance(tuner.oracle, NASOracle)
@@ -253,8 +256,16 @@ def test_rnn_controller_forwards_controller_options(tmp_path):
         ),
         (lambda d: AgingEvolution(_cells_only, seed=1.5, directory=d), "`seed`"),
         (
-            lambda d: RNNController(_cells_only, controller_update="sgd", directory=d),
-            "`controller_update`",
+            lambda d: RNNController(_cells_only, update="sgd", directory=d),
+            "`update`",
+        ),
+        (
+            lambda d: AgingEvolution(_cells_only, strategy="controller", directory=d),
+            "`strategy`",
+        ),
+        (
+            lambda d: NASTuner(_cells_only, strategy="annealing", directory=d),
+            "`strategy`",
         ),
         (
             lambda d: AgingEvolution(_cells_only, executions_per_trial=0, directory=d),
@@ -316,3 +327,49 @@ def test_a_search_resumes_with_the_same_tuner_only(tmp_path):
     assert resumed.remaining_trials == 3
     with pytest.raises(ValueError, match="strategy='evolution'"):
         make(RNNController)
+
+
+def test_nas_tuner_takes_any_strategy_by_name_or_object(tmp_path):
+    by_name = NASTuner(
+        _cells_only,
+        strategy="local_search",
+        objective="val_accuracy",
+        max_trials=8,
+        num_initial=2,
+        max_neighbours=3,
+        seed=0,
+        directory=tmp_path,
+        project_name="by_name",
+    )
+    assert by_name.oracle.strategy.get_config() == {
+        "num_initial": 2,
+        "max_neighbours": 3,
+    }
+    assert by_name.oracle.seed == 0
+    _drive(by_name, [0.1, 0.4, 0.2, 0.3])
+    # Past the two random starts, the neighbours of the best one.
+    notes = [by_name.oracle.trial_note(t) for t in sorted(by_name.oracle.trials)]
+    assert notes[:2] == [{"run": 0}, {"run": 0}]
+    assert notes[2:] == [{"run": 0, "center": "1"}] * 2
+
+    evolution = EvolutionStrategy(population_size=3, sample_size=2)
+    by_object = AgingEvolution(
+        _cells_only,
+        strategy=evolution,
+        objective="val_accuracy",
+        max_trials=4,
+        directory=tmp_path,
+        project_name="by_object",
+    )
+    assert by_object.oracle.strategy is evolution
+    local = LocalSearch(
+        _cells_only, objective="val_accuracy", directory=tmp_path, project_name="ls"
+    )
+    assert local.oracle.strategy.name == "local_search"
+
+
+def test_tuner_arguments_are_not_taken_for_strategy_options(tmp_path):
+    # An option of another strategy is no strategy option here: keras-tuner
+    # rejects it as it rejects any unknown argument.
+    with pytest.raises(ValueError, match=r"Unrecognized arguments \['units'\]"):
+        AgingEvolution(_cells_only, units=16, directory=tmp_path)

@@ -13,12 +13,10 @@ Reference: Real et al. 2019, "Regularized Evolution for Image Classifier
 Architecture Search", Algorithm 1 and section 3 (mutations).
 """
 
+from keras_nasnet import _validation
 from keras_nasnet.space import decisions
 from keras_nasnet.space import mutations as mutations_lib
-
-DEFAULT_POPULATION_SIZE = 100
-DEFAULT_SAMPLE_SIZE = 25
-DEFAULT_IDENTITY_PROB = mutations_lib.DEFAULT_IDENTITY_PROB
+from tuner_plugins.strategy import Strategy
 
 # Mutation kinds besides keras_nasnet's "identity", "hidden_state" and "op".
 OTHER = "other"  # one non-cell hyperparameter of a NASNet space changed
@@ -28,25 +26,12 @@ RANDOM = "random"  # not a child: the population is still filling
 _CELL_SLOTS = ("input_a", "input_b", "op_a", "op_b")
 
 
-def _check_int(name, value, low, high=None, high_name=None):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        if high is None:
-            expected = f"an integer >= {low}"
-        else:
-            expected = f"an integer between {low} and {high_name} ({high})"
-        raise ValueError(
-            f"Invalid value received for argument `{name}`. Expected "
-            f"{expected}. Received: {name}={value!r}"
-        )
-
-
-class EvolutionStrategy:
+class EvolutionStrategy(Strategy):
     """Aging evolution: tournament selection, one mutation per child.
+
+    Each trial's note (`oracle.trial_note`) records how it was made:
+    `{"kind": "random"}` while the population fills, then
+    `{"kind": <mutation>, "parent": <trial id>}`.
 
     Args:
         population_size: P, the number of most recent finished trials that
@@ -54,10 +39,15 @@ class EvolutionStrategy:
         sample_size: S, the tournament size, `1 <= S <= P` (paper: 25).
         identity_prob: probability that a child is its parent unchanged
             (paper: 0.05). Such a child repeats a tried trial, so the oracle
-            redraws it (see `docs/evolution.md`).
+            redraws it: the children actually trained follow the paper's
+            distribution conditioned on "not identity" (see
+            `docs/evolution.md`).
 
     Raises:
         ValueError: if an argument is out of range.
+
+    Reference: Real et al. 2019, "Regularized Evolution for Image Classifier
+    Architecture Search", Algorithm 1 and section 3.
 
     Example:
 
@@ -66,28 +56,24 @@ class EvolutionStrategy:
     """
 
     name = "evolution"
+    small_search_options = {"population_size": 8, "sample_size": 3}
 
     def __init__(
         self,
-        population_size=DEFAULT_POPULATION_SIZE,
-        sample_size=DEFAULT_SAMPLE_SIZE,
-        identity_prob=DEFAULT_IDENTITY_PROB,
+        population_size: int = 100,
+        sample_size: int = 25,
+        identity_prob: float = mutations_lib.DEFAULT_IDENTITY_PROB,
     ):
-        _check_int("population_size", population_size, 1)
-        _check_int("sample_size", sample_size, 1, population_size, "population_size")
-        if (
-            isinstance(identity_prob, bool)
-            or not isinstance(identity_prob, (int, float))
-            or not 0.0 <= identity_prob <= 1.0
-        ):
-            raise ValueError(
-                "Invalid value received for argument `identity_prob`. Expected "
-                f"a probability in [0, 1]. Received: identity_prob={identity_prob!r}"
-            )
-        self.population_size = population_size
-        self.sample_size = sample_size
-        self.identity_prob = float(identity_prob)
-        # What the last `propose` did, for logs and tests; not state.
+        self.population_size = _validation.check_int(
+            "population_size", population_size, 1
+        )
+        self.sample_size = _validation.check_int(
+            "sample_size", sample_size, 1, self.population_size, "population_size"
+        )
+        self.identity_prob = _validation.check_real(
+            "identity_prob", identity_prob, 0, 1
+        )
+        # What the last `propose` did; its note once the oracle accepts it.
         self.last_kind = None
         self.last_parent_id = None
 
@@ -174,28 +160,15 @@ class EvolutionStrategy:
                 out[name] = value
         return out, kind
 
-    def on_trial_end(self, oracle):
-        # Nothing to learn: the population is read from the trials.
-        return False
+    def on_trial_begin(self, oracle, trial_id, values):
+        note = {"kind": self.last_kind}
+        if self.last_parent_id is not None:
+            note["parent"] = self.last_parent_id
+        return note
 
-    def get_state(self):
-        # Config only, to recognize the search; the progress is in the trials.
-        return {
-            "population_size": self.population_size,
-            "sample_size": self.sample_size,
-            "identity_prob": self.identity_prob,
-        }
-
-    def set_state(self, state):
-        # A reloaded search may change P, S or the identity probability: the
-        # population is recomputed with the new P at the next proposal.
-        pass
-
-    def save_files(self, project_dir):
-        pass
-
-    def load_files(self, project_dir):
-        pass
+    # The population is read from the trials: nothing to learn, save or
+    # restore. A resumed search may change P, S or the identity probability:
+    # the population is recomputed with the new P at the next proposal.
 
 
 def _op_choices(space):

@@ -1,0 +1,80 @@
+"""The keras-tuner private names this project relies on, all present.
+
+`tuner_plugins/_keras_tuner.py` is the only module that touches keras-tuner's
+internals; this test names each of them, so that a keras-tuner release that
+renames one fails here, with the name and why it is needed, rather than as a
+search that silently stops resuming exactly.
+"""
+
+import keras_tuner
+import pytest
+
+from tuner_plugins import _keras_tuner as kt
+
+# Each private relied on, by owner. Keep in step with `kt.PRIVATES`.
+EXPECTED = {
+    "module:keras_tuner.src.backend.io": {"glob", "exists"},
+    "module:keras_tuner.src.utils": {"save_json", "load_json"},
+    "module:keras_tuner.src.config": {"DEBUG"},
+    "module:keras_tuner.src.engine.oracle": {"LOCKS", "THREADS"},
+    "oracle": {
+        "_retry_queue",
+        "_run_times",
+        "_id_to_hash",
+        "_tried_so_far",
+        "_display",
+        "_directory",
+    },
+    "Oracle": {
+        "_duplicate",
+        "_compute_values_hash",
+        "_check_objective_found",
+        "_set_project_dir",
+        "_project_dir",
+        "_get_oracle_fname",
+        "_get_trial_dir",
+        "_save_trial",
+        "_check_consecutive_failures",
+    },
+    "BaseTuner": {"_is_worker", "_get_tuner_fname"},
+    "Tuner": {"_try_build"},
+}
+
+
+def test_the_list_of_privates_is_the_one_this_test_names():
+    listed = {}
+    for owner, name, why in kt.PRIVATES:
+        assert why, f"{owner}.{name} needs a reason"
+        listed.setdefault(owner, set()).add(name)
+    assert listed == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "owner, name",
+    sorted((owner, name) for owner, names in EXPECTED.items() for name in names),
+)
+def test_the_installed_keras_tuner_has_each_private(owner, name):
+    missing = [m for m in kt.missing_privates() if m.startswith(f"{owner}.{name} ")]
+    assert not missing, (
+        f"keras-tuner {keras_tuner.__version__} lacks {missing[0]}: "
+        f"tuner_plugins/_keras_tuner.py needs updating for it (supported: "
+        f"keras-tuner{kt.SUPPORTED_VERSIONS})."
+    )
+
+
+def test_a_missing_private_is_named_with_its_reason(monkeypatch):
+    monkeypatch.delattr(keras_tuner.Oracle, "_duplicate")
+    assert kt.missing_privates() == [
+        "Oracle._duplicate (reject a proposal already tried or running)"
+    ]
+
+
+def test_the_supported_range_is_the_one_pyproject_pins():
+    import os
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml")) as f:
+        text = f.read()
+    pins = re.findall(r'"keras-tuner\[bayesian\]([^"]*)"', text)
+    assert kt.SUPPORTED_VERSIONS in pins
