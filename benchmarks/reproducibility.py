@@ -69,8 +69,9 @@ def _child(args):
                 "values": state["hyperparameters"]["values"],
                 "status": state["status"],
                 "score": state["score"],
+                # keras-tuner stores each observation's value as a list.
                 "metrics": {
-                    metric: [o["value"] for o in history["observations"]]
+                    metric: [v for o in history["observations"] for v in o["value"]]
                     for metric, history in state["metrics"]["metrics"].items()
                 },
             }
