@@ -118,12 +118,10 @@ class _WorkflowTuner:
 
     def pre_create_trial(self):
         super().pre_create_trial()
-        if (
-            self._trials_per_process
-            and self._ended_here >= self._trials_per_process
-            and ended_trials(self) < self.oracle.max_trials
-        ):
-            raise ProcessBudgetSpent()
+        if self._trials_per_process and self._ended_here >= self._trials_per_process:
+            done = ended_trials(self)  # None on a distributed worker
+            if done is not None and done < self.oracle.max_trials:
+                raise ProcessBudgetSpent()
 
     def on_trial_begin(self, trial):
         self._trial_starts[trial.trial_id] = (time.monotonic(), time.time())

@@ -154,14 +154,15 @@ def _given_search_settings(args):
         try:
             strategy = workflow.read_settings(args.directory).strategy
         except workflow.SearchError:
-            strategy = None  # the search says what is wrong
-    strategy = strategy or _DEFAULTS.strategy
+            strategy = None  # the search refuses, saying why
+    elif strategy is None:
+        strategy = _DEFAULTS.strategy
     options = {}
     for dest, (owner, option) in _OPTION_FLAGS.items():
         value = getattr(args, dest)
         if value is None:
             continue
-        if owner != strategy:
+        if strategy is not None and owner != strategy:
             raise CLIError(
                 f"{_flag(dest)} is an option of --strategy {owner}, and this "
                 f"search's strategy is {strategy}; leave it out"

@@ -14,9 +14,10 @@ One function, `search`, runs what `keras-nasnet search` runs, from Python:
   `(seed, trial id)` (`trial_seed`), so a re-run of a trial starts from the
   same weights and the same seed proposes the same trials;
 - progress goes to a `keras_nasnet.progress.SearchCallback` (`PrintProgress`
-  prints the CLI's lines; write your own to log elsewhere), across a chain of processes too:
-  with `trials_per_process=K`, the search runs in fresh processes of K trials
-  each, each continuing it exactly, and their events reach your callback;
+  prints the CLI's lines; write your own to log elsewhere), across a chain
+  of processes too: with `trials_per_process=K`, the search runs in fresh
+  processes of K trials each, each continuing it exactly, and their events
+  reach your callback;
 - it returns a `SearchResult`: the trials, the best genotypes, and
   `write_report(...)` for the HTML/Markdown report.
 

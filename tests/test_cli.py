@@ -640,6 +640,12 @@ def test_resume_of_an_empty_directory_refuses(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="NASOracle passes seed 0 to keras-tuner's Oracle, which replaces it "
+    "with a random one (`seed or random.randint(...)`); fixed on the "
+    "h1-strategies branch (issue 10.1). Remove this mark when it is merged.",
+)
 def test_two_default_searches_propose_the_same_trials(tmp_path, capsys):
     # `--seed 0`, the default, is a seed: two runs of one command propose the
     # same trials. With 3 trials and a population of 2, the third is a child
