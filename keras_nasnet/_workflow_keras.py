@@ -90,6 +90,12 @@ class EpochEvents(keras.callbacks.Callback):
         )
 
 
+def best_trial(tuner):
+    """The best trial with a score so far, or None (none, or all failed)."""
+    best = tuner.oracle.get_best_trials(1)
+    return best[0] if best and best[0].score is not None else None
+
+
 def ended_trials(tuner):
     """Trials of the search that ended; None on a distributed worker."""
     trials = getattr(tuner.oracle, "trials", None)
@@ -147,14 +153,14 @@ class _WorkflowTuner:
         started, started_at = self._trial_starts.pop(
             trial.trial_id, (time.monotonic(), time.time())
         )
-        best = self.oracle.get_best_trials(1)
+        best = best_trial(self)
         failed = trial.status in ("FAILED", "INVALID")
         return progress.TrialEnd(
             trial_id=trial.trial_id,
             status=trial.status,
             score=None if trial.score is None else float(trial.score),
-            best_trial_id=best[0].trial_id if best else None,
-            best_score=float(best[0].score) if best else None,
+            best_trial_id=best.trial_id if best else None,
+            best_score=float(best.score) if best else None,
             done=ended_trials(self),
             max_trials=self.oracle.max_trials,
             seconds=time.monotonic() - started,

@@ -880,21 +880,21 @@ def _run_here(
             )
         )
         return False
-    best = tuner.oracle.get_best_trials(1)
+    best = _workflow_keras.best_trial(tuner)
     genotype = None
-    if best:
+    if best is not None:
         from keras_nasnet.space import decisions
 
         try:
-            genotype = str(decisions.decode(best[0].hyperparameters.values))
+            genotype = str(decisions.decode(best.hyperparameters.values))
         except ValueError:  # a space that spells no cell
             genotype = None
     callback.on_search_end(
         SearchEnd(
             directory=directory,
             objective=settings.objective,
-            best_trial_id=best[0].trial_id if best else None,
-            best_score=best[0].score if best else None,
+            best_trial_id=None if best is None else best.trial_id,
+            best_score=None if best is None else float(best.score),
             genotype=genotype,
             done=_workflow_keras.ended_trials(tuner),
             max_trials=settings.max_trials,
