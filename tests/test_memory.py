@@ -66,6 +66,7 @@ def test_rss_does_not_grow_from_trial_to_trial(tmp_path):
         num_blocks=1,
         cells_per_stack=1,
         filters=4,
+        search_combine=False,  # add only: the smallest children
         seed=0,
         input_shape=tuple(splits.input_shape),
         num_classes=10,
