@@ -16,6 +16,7 @@ it, before anything is written. Importing it imports no Keras, so `--help` and
 
 import argparse
 import dataclasses
+import json
 import os
 import re
 import sys
@@ -91,6 +92,21 @@ def _argument_type(convert, accept, expected):
     return parse
 
 
+def _strategy_option(text):
+    """`NAME=VALUE` -> `(name, value)`, the value read as JSON when it is a
+    number, bool or quoted string (`8`, `0.5`, `true`), else as text."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    if not (parsed is None or isinstance(parsed, (bool, int, float, str))):
+        parsed = value
+    return name, parsed
+
+
 _positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer")
 _non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0")
 _probability = _argument_type(float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
@@ -157,7 +173,7 @@ def _given_search_settings(args):
             strategy = None  # the search refuses, saying why
     elif strategy is None:
         strategy = _DEFAULTS.strategy
-    options = {}
+    options = dict(args.strategy_option or [])
     for dest, (owner, option) in _OPTION_FLAGS.items():
         value = getattr(args, dest)
         if value is None:
@@ -166,6 +182,11 @@ def _given_search_settings(args):
             raise CLIError(
                 f"{_flag(dest)} is an option of --strategy {owner}, and this "
                 f"search's strategy is {strategy}; leave it out"
+            )
+        if option in options:
+            raise CLIError(
+                f"{_flag(dest)} and --strategy-option {option}=... both give "
+                f"{option}; give it once"
             )
         options[option] = value
     if options:
@@ -627,6 +648,15 @@ def build_parser():
             "the paper's, since a short search makes few updates)",
             small["controller"]["learning_rate"],
         ),
+    )
+    p.add_argument(
+        "--strategy-option",
+        type=_strategy_option,
+        action="append",
+        metavar="NAME=VALUE",
+        help="an option of the chosen strategy, repeatable (e.g. "
+        "--strategy-option identity_prob=0.05): the strategy's constructor "
+        "arguments, the papers' defaults unless given (see docs/user-guide.md)",
     )
     p.add_argument(
         "--directory",

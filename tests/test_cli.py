@@ -394,6 +394,11 @@ def _bad_inputs(root):
             ["search", "--strategy", "random", "--population-size", "4"],
             "--population-size is an option of --strategy evolution",
         ),
+        (["search", "--strategy-option", "population_size"], "NAME=VALUE"),
+        (
+            ["search", "--strategy-option", "populationsize=4", "--max-trials", "1"],
+            "populationsize",
+        ),
         (["train", "nasnet_a", "--filters", "0"], "--filters"),
         (["train", "nasnet_a", "--data-dir", "{in}/missing"], "does not exist"),
         (["train", "{in}/bad.json"], "bad.json: not a valid genotype"),
@@ -586,6 +591,20 @@ def test_version_and_search_combine_flags(capsys):
         parser.parse_args(["search", "--no-search-combine"])
     )
     assert off == {"search_combine": False}
+    # Any option of the strategy, by name (values read as JSON scalars).
+    given = cli._given_search_settings(
+        parser.parse_args(
+            ["search", "--population-size", "4", "--strategy-option",
+             "identity_prob=0.1", "--strategy-option", "sample_size=2"]
+        )
+    )  # fmt: skip
+    assert given == {
+        "strategy_options": {
+            "population_size": 4,
+            "identity_prob": 0.1,
+            "sample_size": 2,
+        }
+    }
     assert workflow.SearchSettings().search_combine is True
 
 
