@@ -7,7 +7,6 @@ importing the workflow costs no Keras.
 """
 
 import contextlib
-import inspect
 import os
 import time
 
@@ -17,7 +16,8 @@ import numpy as np
 
 import tuner_plugins
 from keras_nasnet import progress, workflow
-from keras_nasnet._validation import fail
+from keras_nasnet._validation import check_known_options, fail
+from tuner_plugins import strategy as strategy_lib
 from tuner_plugins.failures import (
     TooManyFailedTrialsError,
     TrialFailureMixin,
@@ -171,11 +171,7 @@ class _WorkflowTuner:
         )
 
 
-class _Evolution(_WorkflowTuner, tuner_plugins.AgingEvolution):
-    pass
-
-
-class _Controller(_WorkflowTuner, tuner_plugins.RNNController):
+class _NAS(_WorkflowTuner, tuner_plugins.NASTuner):
     pass
 
 
@@ -191,55 +187,34 @@ def _tuner_spec(settings):
     """THE mapping from a strategy name to a tuner.
 
     Returns:
-        `(tuner class, its keyword arguments for the strategy's options, the
-        seed to give it)`.
+        `(tuner class, its keyword arguments for the strategy, the seed to
+        give it)`.
+
+    Raises:
+        ValueError: an option the strategy does not take, or an invalid one.
     """
     options = dict(settings.strategy_options)
     strategy = settings.strategy
-    if strategy == "evolution":
-        return _Evolution, options, settings.seed
-    if strategy == "controller":
-        options = {f"controller_{name}": value for name, value in options.items()}
-        return _Controller, options, settings.seed
+    if strategy not in workflow.KERAS_TUNER_STRATEGIES:
+        made = strategy_lib.make_strategy(strategy, **options)
+        return _NAS, {"strategy": made}, settings.seed
     # keras-tuner's own oracles do `seed or random.randint(1, 10000)`: a
     # seed of 0 would be random.
     if strategy == "bayesian":
         options.setdefault("num_initial_points", max(2, settings.max_trials // 4))
-        return _Bayesian, options, settings.seed + 1
-    return _Random, options, settings.seed + 1
-
-
-# Tuner arguments that are not a strategy's options.
-_NOT_OPTIONS = {
-    "self",
-    "hypermodel",
-    "objective",
-    "max_trials",
-    "seed",
-    "hyperparameters",
-    "tune_new_entries",
-    "allow_new_entries",
-    "max_retries_per_trial",
-    "max_consecutive_failed_trials",
-    "kwargs",
-}
-
-
-def _check_option_names(settings, cls, options):
-    # The tuner's own constructor: the first after the workflow's.
-    base = next(
-        k for k in cls.__mro__[1:] if "__init__" in vars(k) and k is not _WorkflowTuner
-    )
-    accepted = set(inspect.signature(base.__init__).parameters) - _NOT_OPTIONS
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        prefix = "controller_" if settings.strategy == "controller" else ""
-        names = sorted(n.removeprefix(prefix) for n in accepted)
-        fail(
-            "strategy_options",
-            f"options of the {settings.strategy} strategy ({', '.join(names) or 'none'})",
-            {n.removeprefix(prefix): options[n] for n in unknown},
+        cls, owner, accepted = (
+            _Bayesian,
+            "BayesianOptimization",
+            (
+                "num_initial_points",
+                "alpha",
+                "beta",
+            ),
         )
+    else:
+        cls, owner, accepted = _Random, "RandomSearch", ()
+    check_known_options(owner, options, accepted)
+    return cls, options, settings.seed + 1
 
 
 def check_strategy_options(settings):
@@ -249,17 +224,7 @@ def check_strategy_options(settings):
     Raises:
         ValueError: naming the option.
     """
-    cls, options, seed = _tuner_spec(settings)
-    _check_option_names(settings, cls, options)
-    if settings.strategy in workflow._NAS_STRATEGIES:
-        # NASOracle validates the strategy's options (keras-tuner's own
-        # oracles check nothing of theirs).
-        tuner_plugins.NASOracle(
-            strategy=settings.strategy,
-            max_trials=settings.max_trials,
-            seed=seed,
-            **options,
-        )
+    _tuner_spec(settings)
 
 
 def make_tuner(
@@ -274,7 +239,6 @@ def make_tuner(
 ):
     """See `keras_nasnet.workflow.make_tuner`."""
     cls, options, seed = _tuner_spec(settings)
-    _check_option_names(settings, cls, options)
     parent, project = os.path.split(os.path.abspath(os.fspath(directory)))
     return cls(
         hypermodel=hypermodel,

@@ -33,8 +33,11 @@ RECIPES = (
     "amoebanet_search",
     "proxy",
 )
-# The defaults of a search: `workflow.SearchSettings`'s, shown in --help.
-_DEFAULTS = workflow.SearchSettings()
+# The defaults of a search: `workflow.SearchSettings`'s fields', shown in
+# --help (making one would import the strategy registry, and keras-tuner).
+_DEFAULTS = argparse.Namespace(
+    **{f.name: f.default for f in dataclasses.fields(workflow.SearchSettings)}
+)
 # Strategy-option flags: dest -> (strategy, option of `strategy_options`).
 _OPTION_FLAGS = {
     "population_size": ("evolution", "population_size"),
@@ -529,7 +532,7 @@ def build_parser():
     sub.required = True
 
     d = _DEFAULTS
-    small = workflow.SMALL_SEARCH_OPTIONS
+    small = "sized for tens of trials: the strategy's small_search_options"
     p = sub.add_parser(
         "search",
         help="search normal and reduction cells on a small proxy network",
@@ -553,8 +556,12 @@ def build_parser():
     )
     p.add_argument(
         "--strategy",
-        choices=workflow.strategy_names(),
-        help=_default("search algorithm", d.strategy),
+        help=_default(
+            "search algorithm: a registered strategy (evolution, controller, "
+            "local_search; see docs/strategies.md) or keras-tuner's random or "
+            "bayesian",
+            d.strategy,
+        ),
     )
     p.add_argument(
         "--max-trials",
@@ -621,14 +628,12 @@ def build_parser():
     p.add_argument(
         "--population-size",
         type=_positive_int,
-        help=_default(
-            "evolution: P (paper 100)", small["evolution"]["population_size"]
-        ),
+        help=_default("evolution: P (paper 100)", small),
     )
     p.add_argument(
         "--sample-size",
         type=_positive_int,
-        help=_default("evolution: S (paper 25)", small["evolution"]["sample_size"]),
+        help=_default("evolution: S (paper 25)", small),
     )
     p.add_argument(
         "--controller-batch-size",
@@ -637,7 +642,7 @@ def build_parser():
             "controller: finished trials per policy update (paper 20, for "
             "thousands of trials; a search of tens of trials updates the policy "
             "several times with the default)",
-            small["controller"]["batch_size"],
+            small,
         ),
     )
     p.add_argument(
@@ -646,7 +651,7 @@ def build_parser():
         help=_default(
             "controller: Adam's learning rate (paper 0.00035; the default is 10x "
             "the paper's, since a short search makes few updates)",
-            small["controller"]["learning_rate"],
+            small,
         ),
     )
     p.add_argument(

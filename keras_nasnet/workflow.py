@@ -71,25 +71,28 @@ SEARCH_FILE = "search.json"
 # options as flat keys.
 SETTINGS_VERSION = 2
 
-# The strategies of `tuner_plugins.NASOracle` and keras-tuner's own tuners
-# over the same space. `strategy_names()` is the one list; `make_tuner`
-# (keras_nasnet/_workflow_keras.py) the one mapping to a tuner.
-_NAS_STRATEGIES = ("evolution", "controller")
-_KERAS_TUNER_STRATEGIES = ("random", "bayesian")
+# keras-tuner's own tuners over the same space, beside the strategies
+# registered in `tuner_plugins.strategy` (`make_tuner` maps a name to a
+# tuner). Bayesian optimization's `num_initial_points` is sized from the budget
+# when the tuner is made (keras-tuner's default, 3 per hyperparameter, is over
+# 100 on this space).
+KERAS_TUNER_STRATEGIES = ("random", "bayesian")
 
-# Strategy options sized for searches of tens of trials, the papers' are for
-# thousands: with P = 100 nothing would be evolved in 20 trials, and a
-# controller updated every 20 trials at Adam's 0.00035 would stay uniform.
-# A strategy's options not given here keep the strategy's own (paper)
-# defaults. Bayesian optimization's `num_initial_points` is sized from the
-# budget when the tuner is made (keras-tuner's default, 3 per hyperparameter,
-# is over 100 on this space).
-SMALL_SEARCH_OPTIONS = {
-    "evolution": {"population_size": 8, "sample_size": 3},
-    "controller": {"batch_size": 5, "learning_rate": 0.0035},
-    "random": {},
-    "bayesian": {},
-}
+
+def _registry():
+    # Imported when first needed: `tuner_plugins` imports keras-tuner.
+    from tuner_plugins import strategy
+
+    return strategy
+
+
+def small_search_options(strategy):
+    """The options of `strategy` for a search of tens of trials (its class's
+    `small_search_options`; none for keras-tuner's tuners)."""
+    if strategy in KERAS_TUNER_STRATEGIES:
+        return {}
+    return dict(_registry().get_strategy_class(strategy).small_search_options)
+
 
 # `--ops` names -> the op lists of keras_nasnet.space.ops.
 OP_SETS = {"nasnet": ops_lib.NASNET_OPS, "amoebanet": ops_lib.AMOEBANET_OPS}
@@ -106,8 +109,10 @@ DEFAULT_TRIALS_PER_PROCESS = 20
 
 
 def strategy_names():
-    """The strategy names `SearchSettings.strategy` takes."""
-    return _NAS_STRATEGIES + _KERAS_TUNER_STRATEGIES
+    """The strategy names `SearchSettings.strategy` takes: the registered
+    strategies (`tuner_plugins.strategy_names()`), then `random` and
+    `bayesian` (keras-tuner's RandomSearch and BayesianOptimization)."""
+    return tuple(_registry().strategy_names()) + KERAS_TUNER_STRATEGIES
 
 
 class SearchError(ValueError):
@@ -192,14 +197,15 @@ class SearchSettings:
         dataset: `fashion_mnist`, `mnist` (IDX files), a tensorflow-datasets
             name, or an image folder (see `keras_nasnet.data.load`).
         data_dir: the folder holding the data, or None for the usual places.
-        strategy: one of `strategy_names()`: `evolution` (aging evolution),
-            `controller` (the RNN controller), `random`, `bayesian`
-            (keras-tuner's RandomSearch and BayesianOptimization).
-        strategy_options: the strategy's options (e.g. `population_size`,
-            `sample_size` for evolution; `batch_size`, `learning_rate`, ...
-            for the controller; `num_initial_points` for bayesian). Options
-            not given take `SMALL_SEARCH_OPTIONS`, then the strategy's own
-            defaults.
+        strategy: one of `strategy_names()`: a registered strategy
+            (`evolution`, `controller`, `local_search`, ...; see
+            `tuner_plugins.strategy`), `random` or `bayesian` (keras-tuner's
+            RandomSearch and BayesianOptimization).
+        strategy_options: the strategy's options, its constructor's
+            arguments (e.g. `population_size`, `sample_size` for evolution;
+            `batch_size`, `learning_rate`, ... for the controller;
+            `num_initial_points` for bayesian). Options not given take the
+            strategy's `small_search_options`, then its own defaults.
         max_trials: trials in all, the random ones included.
         objective: the metric each trial is scored by, as keras-tuner names
             it (e.g. `val_accuracy`, `val_loss`).
@@ -264,7 +270,7 @@ class SearchSettings:
             _check_text("data_dir", self.data_dir)
         _check_choice("strategy", self.strategy, strategy_names())
         options = _check_options(self.strategy_options)
-        put("strategy_options", {**SMALL_SEARCH_OPTIONS[self.strategy], **options})
+        put("strategy_options", {**small_search_options(self.strategy), **options})
         for name, minimum in (
             ("max_trials", 1),
             ("cells_per_stack", 1),

@@ -141,7 +141,8 @@ def test_search_evolution_prints_progress_and_best(evolution_run):
 
 
 @pytest.mark.parametrize(
-    "strategy,trials", [("controller", 2), ("random", 1), ("bayesian", 1)]
+    "strategy,trials",
+    [("controller", 2), ("local_search", 1), ("random", 1), ("bayesian", 1)],
 )
 def test_search_each_strategy(strategy, trials, tmp_path, capsys):
     directory = str(tmp_path / strategy)
@@ -663,12 +664,6 @@ def test_resume_of_an_empty_directory_refuses(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="NASOracle passes seed 0 to keras-tuner's Oracle, which replaces it "
-    "with a random one (`seed or random.randint(...)`); fixed on the "
-    "h1-strategies branch (issue 10.1). Remove this mark when it is merged.",
-)
 def test_two_default_searches_propose_the_same_trials(tmp_path, capsys):
     # `--seed 0`, the default, is a seed: two runs of one command propose the
     # same trials. With 3 trials and a population of 2, the third is a child

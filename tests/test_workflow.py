@@ -286,19 +286,12 @@ def test_a_trial_rerun_starts_from_the_same_weights():
     assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
 
 
-_SEED_0_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="NASOracle passes seed 0 to keras-tuner's Oracle, which replaces it "
-    "with a random one (`seed or random.randint(...)`); fixed on the "
-    "h1-strategies branch (issue 10.1). Remove this mark when it is merged.",
-)
-
-
 @pytest.mark.parametrize(
     "strategy",
     [
-        pytest.param("evolution", marks=_SEED_0_BUG),
-        pytest.param("controller", marks=_SEED_0_BUG),
+        "evolution",
+        "controller",
+        "local_search",
         "random",
         "bayesian",
     ],
@@ -325,11 +318,8 @@ def test_unknown_strategy_options_are_named(tmp_path):
     )
     with pytest.raises(ValueError) as e:
         workflow.make_tuner(settings, workflow.make_hypermodel(settings), str(tmp_path))
-    assert (
-        "argument `strategy_options`. Expected options of the random strategy"
-        in str(e.value)
-    )
-    assert "Received: strategy_options={'population_size': 3}" in str(e.value)
+    assert "Unrecognized keyword arguments passed to RandomSearch: " in str(e.value)
+    assert "{'population_size': 3}. Expected some of: none." in str(e.value)
     assert not os.listdir(tmp_path)
 
 
