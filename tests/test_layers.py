@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_nasnet import layers
-from keras_nasnet.genotypes import NASNET_A
+from keras_nasnet.genotypes import AMOEBANET_C, NASNET_A
 from keras_nasnet.space import ALL_OPS, Cell
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -154,10 +154,22 @@ def test_factorized_reduction_paths_match_numpy():
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_factorized_reduction_with_odd_filters_gives_even_channels():
-    # As the released code and Keras: each path gets filters // 2.
-    layer = layers.FactorizedReduction(11)
-    assert layer.compute_output_shape((None, 8, 8, 4)) == (None, 4, 4, 10)
+def test_factorized_reduction_with_odd_filters_is_an_error():
+    # Two paths of filters // 2 cannot make an odd width; the released code
+    # asserts an even one (it used to return filters - 1 channels silently).
+    with pytest.raises(ValueError, match=r"`filters`. Expected an even number"):
+        layers.FactorizedReduction(11)
+    # Without the stride there are no paths: a 1x1 conv of any width.
+    layer = layers.FactorizedReduction(11, strides=1)
+    assert layer.compute_output_shape((None, 8, 8, 4)) == (None, 8, 8, 11)
+
+
+def test_a_cell_that_needs_an_odd_factorized_reduction_fails_to_build():
+    # AmoebaNet-C's reduction cell concatenates its input h_i, which has twice
+    # the cell's output size: at an odd width that needs an odd reduction.
+    cell = layers.NASNetCell(AMOEBANET_C.reduction, 5, reduction=True)
+    with pytest.raises(ValueError, match="even number"):
+        cell.build([(None, 8, 8, 5), (None, 8, 8, 5)])
 
 
 @shape_only()

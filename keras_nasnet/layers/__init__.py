@@ -3,6 +3,7 @@
 from keras_nasnet.layers.aux_head import AuxiliaryHead
 from keras_nasnet.layers.cell import NASNetCell
 from keras_nasnet.layers.drop_path import (
+    DROP_PATH_SCHEDULES,
     ScheduledDropPath,
     drop_path,
     drop_path_keep_prob,
@@ -18,6 +19,7 @@ from keras_nasnet.layers.ops import (
 )
 
 __all__ = [
+    "DROP_PATH_SCHEDULES",
     "AuxiliaryHead",
     "BottleneckConv",
     "FactorizedReduction",

@@ -39,6 +39,7 @@ import math
 import keras
 from keras import ops
 
+from keras_nasnet._validation import fail as _fail
 from keras_nasnet.space import ops as space_ops
 
 _POOL_TYPES = ("avg", "max")
@@ -540,11 +541,12 @@ class FactorizedReduction(_ConvBNLayer):
     pixel (pad bottom/right, crop top/left), keeps the even pixels -> 1x1 conv
     to `filters // 2`; the two are concatenated, then BN. With `strides=1`:
     1x1 conv -> BN. No ReLU here: callers add it where the released code does.
-    An odd `filters` gives `filters - 1` channels with stride 2, as in the
-    released code and Keras.
+    With stride 2, `filters` must be even: the two halves could not add up to
+    an odd width (the released code asserts it; an odd width would silently
+    give `filters - 1` channels).
 
     Args:
-        filters: output channels.
+        filters: output channels; even with `strides=2`.
         strides: 1 or 2.
         **kwargs: `bn_momentum`, `bn_epsilon`, `weight_decay` and
             `keras.layers.Layer` arguments.
@@ -553,7 +555,14 @@ class FactorizedReduction(_ConvBNLayer):
         inputs: `[batch, height, width, channels]`.
         training: passed to BatchNormalization.
 
-    Reference: Zoph et al. 2018 (slim `nasnet_utils.factorized_reduction`).
+    Raises:
+        ValueError: for `strides` other than 1 or 2, or an odd `filters` with
+            `strides=2`.
+
+    Reference: Zoph et al. 2018 (slim `nasnet_utils.factorized_reduction`);
+    Real et al. 2019 (tensorflow/tpu `amoeba_net/network_utils.py`
+    `factorized_reduction`: "Need even number of filters when using this
+    factorized reduction.").
 
     Example:
 
@@ -567,6 +576,14 @@ class FactorizedReduction(_ConvBNLayer):
             raise ValueError(
                 "Invalid value received for argument `strides`. Expected 1 or "
                 f"2. Received: strides={strides!r}"
+            )
+        if self.strides == 2 and self.filters % 2:
+            # The two paths have filters // 2 channels each.
+            _fail(
+                "filters",
+                "an even number with strides=2 (a factorized reduction "
+                "concatenates two paths of filters / 2 channels)",
+                filters,
             )
 
     def build(self, input_shape):
@@ -599,7 +616,7 @@ class FactorizedReduction(_ConvBNLayer):
         b, h, w, _ = input_shape
         if self.strides == 1:
             return (b, h, w, self.filters)
-        return (b, _same_size(h, 2), _same_size(w, 2), 2 * (self.filters // 2))
+        return (b, _same_size(h, 2), _same_size(w, 2), self.filters)
 
 
 def _sep(kernel_size, num_layers=2, dilation_rate=1):
