@@ -112,6 +112,10 @@ def _bootstrap(proxy, reference, statistic, rng, rounds=2000):
     return {"value": float(value), "ci95": [float(low), float(high)]}
 
 
+def _mean_or_none(values):
+    return float(np.mean(values)) if values else None
+
+
 def correlations(rows, candidates):
     """Per candidate: tau and rho against the reference, with intervals."""
     from scipy import stats
@@ -137,6 +141,14 @@ def correlations(rows, candidates):
             "kendall_tau": _bootstrap(p, q, tau, rng),
             "spearman_rho": _bootstrap(p, q, rho, rng),
             "mean_cpu_trial_s": float(np.mean([proxy[g]["cpu_trial"] for g in common])),
+            # Rows measured before FusedBatchNormalization carry no flag.
+            "mean_cpu_trial_s_fused_batch_norm": _mean_or_none(
+                [
+                    proxy[g]["cpu_trial"]
+                    for g in common
+                    if proxy[g].get("fused_batch_norm")
+                ]
+            ),
             "mean_wall_trial_s": float(
                 np.mean([proxy[g]["wall_trial"] for g in common])
             ),

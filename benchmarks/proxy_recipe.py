@@ -5,12 +5,13 @@ Trains NASNet-A at the `make search` proxy size on real Fashion-MNIST
 a time, starting from a base recipe: the optimizer (Nesterov or plain
 momentum), the peak learning rate, the warmup, the batch size, weight decay
 and gradient clipping, the number of training images and epochs, the width F,
-the stem's stride, traced vs eager steps, and 1 vs 2 threads. Each training
-runs as a search trial does (`proxy_train.train_child`: build, compile over
-the run's real length, `fit` with validation) in a fresh process, and records
-its accuracy and its CPU and wall seconds per phase (build, first step: the
-trace, later steps, validation), with the load average: the machine is shared,
-so CPU seconds say what a trial costs a core and wall seconds what it took.
+the stem's stride, standardized vs [0, 1] inputs, traced vs eager steps,
+1 vs 2 threads, and Keras's batch normalization instead of our fused one. Each training runs as a search trial does
+(`proxy_train.train_child`: build, compile over the run's real length, `fit`
+with validation) in a fresh process, and records its accuracy and its CPU and
+wall seconds per phase (build, first step: the trace, later steps,
+validation), with the load average: the machine is shared, so CPU seconds say
+what a trial costs a core and wall seconds what it took.
 
 Every training is appended to `--progress` (JSON lines) as soon as it ends; a
 restart skips what is there.
@@ -33,13 +34,18 @@ import proxy_train
 BASE = dict(recipe=proxy_train.BASE_RECIPE, train_images=8000, threads=1)
 
 
-def _variant(train_images=None, threads=None, **recipe):
-    out = {
-        "recipe": {**BASE["recipe"], **recipe},
+def _variant(train_images=None, threads=None, **flags_and_recipe):
+    flags = {
+        name: flags_and_recipe.pop(name)
+        for name in ("normalize_inputs", "unfused_batch_norm")
+        if flags_and_recipe.get(name)
+    }
+    return {
+        "recipe": {**BASE["recipe"], **flags_and_recipe},
         "train_images": BASE["train_images"] if train_images is None else train_images,
         "threads": BASE["threads"] if threads is None else threads,
+        **flags,
     }
-    return out
 
 
 # name -> the training (one change from BASE each, unless the name says more).
@@ -62,6 +68,8 @@ SWEEP = {
     "filters_16": _variant(filters=16),
     "stem_stride_1": _variant(stem_strides=1),
     "threads_2": _variant(threads=2),
+    "normalized_inputs": _variant(normalize_inputs=True),
+    "unfused_batch_norm": _variant(unfused_batch_norm=True),
     "eager_1k": _variant(train_images=1024, run_eagerly=True),
     "traced_1k": _variant(train_images=1024),
 }
@@ -86,11 +94,19 @@ def _read_progress(path):
     return rows
 
 
+def _key(row):
+    # Rows measured before FusedBatchNormalization existed carry no flag.
+    fused = row.get("fused_batch_norm", False)
+    if fused or row["training"].get("unfused_batch_norm"):
+        return row["name"]
+    return row["name"] + " (before FusedBatchNormalization)"
+
+
 def summarize(rows):
     """name -> the medians of its repeats (accuracy, CPU and wall phases)."""
     out = {}
-    for name in dict.fromkeys(r["name"] for r in rows):
-        runs = [r for r in rows if r["name"] == name]
+    for name in dict.fromkeys(_key(r) for r in rows):
+        runs = [r for r in rows if _key(r) == name]
         keys = [k for k, v in runs[0].items() if isinstance(v, (int, float))]
         summary = {"repeats": len(runs), "training": runs[0]["training"]}
         for key in keys:
@@ -128,7 +144,7 @@ def main(argv=None):
     rows = _read_progress(progress)
     for repeat in range(args.repeats):
         for run_name in names if not args.report_only else []:
-            if sum(r["name"] == run_name for r in rows) > repeat:
+            if sum(_key(r) == run_name for r in rows) > repeat:
                 continue
             training = sweep[run_name]
             payload = dict(
@@ -137,6 +153,8 @@ def main(argv=None):
                 train_images=training["train_images"],
                 validation_images=validation_images,
                 threads=training["threads"],
+                normalize_inputs=training.get("normalize_inputs", False),
+                unfused_batch_norm=training.get("unfused_batch_norm", False),
                 data_dir=args.data_dir,
                 seed=repeat,
                 warm_up=not args.smoke,

@@ -191,7 +191,26 @@ def run_payload(payload):
     if payload.get("test_images"):
         n = payload["test_images"]
         test = (splits.test[0][:n], splits.test[1][:n])
+    if payload.get("normalize_inputs"):
+        # Standardized with the training images' per-channel statistics, as a
+        # search could feed its children (the CLI feeds them [0, 1] pixels).
+        mean, std = splits.mean_std()
+
+        def standardize(pair):
+            return None if pair is None else ((pair[0] - mean) / std, pair[1])
+
+        splits = dataclasses.replace(
+            splits,
+            train=standardize(splits.train),
+            validation=standardize(splits.validation),
+        )
+        test = standardize(test)
     recipe = dataclasses.replace(training.SEARCH_PROXY, **payload["recipe"])
+    if payload.get("unfused_batch_norm"):
+        # Keras's own batch normalization, for comparison (see proxy_recipe.py).
+        from keras_nasnet.layers import ops
+
+        ops.FusedBatchNormalization._fuses = lambda *args: False
     if payload.get("warm_up", True):
         _warm_up()
     load = os.getloadavg()
@@ -199,6 +218,7 @@ def run_payload(payload):
         payload["genotype"], splits, recipe, test=test, seed=payload.get("seed", 0)
     )
     result["load_average"] = [load[0], os.getloadavg()[0]]
+    result["fused_batch_norm"] = not payload.get("unfused_batch_norm", False)
     return result
 
 
@@ -209,7 +229,10 @@ def run_isolated(payload, timeout=3600):
         payload: a JSON-able dict: `genotype` (its text form or a name),
             `recipe` (overrides of `training.SEARCH_PROXY`), `train_images`,
             `validation_images`, optional `test_images`, `threads` (1),
-            `seed`, `data_seed`, `dataset`, `data_dir`, `warm_up`.
+            `seed`, `data_seed`, `dataset`, `data_dir`, `warm_up`,
+            `normalize_inputs` (standardize the images first),
+            `unfused_batch_norm` (Keras's batch normalization instead of
+            `FusedBatchNormalization`).
         timeout: seconds before the child is stopped.
 
     Raises:

@@ -139,6 +139,54 @@ def test_separable_conv_strides_only_in_the_first_unit():
     assert layer.count_params() == 2 * (72 + 64 + 32)
 
 
+def test_fused_batch_normalization_matches_keras():
+    # The same outputs, gradients and moving averages as Keras's layer, to
+    # float precision (the moving variance up to TF's n / (n - 1)).
+    x = np.random.default_rng(3).normal(2.0, 3.0, (4, 5, 5, 6)).astype("float32")
+    fused = layers.FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
+    plain = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    for bn in (fused, plain):
+        bn.build(x.shape)
+        bn.gamma.assign(np.linspace(0.5, 1.5, 6).astype("float32"))
+        bn.beta.assign(np.linspace(-1.0, 1.0, 6).astype("float32"))
+    ys = [keras.ops.convert_to_numpy(bn(x, training=True)) for bn in (fused, plain)]
+    np.testing.assert_allclose(ys[0], ys[1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        fused.moving_mean.numpy(), plain.moving_mean.numpy(), rtol=1e-5
+    )
+    n = 4 * 5 * 5
+    np.testing.assert_allclose(
+        fused.moving_variance.numpy() - 0.9,
+        (plain.moving_variance.numpy() - 0.9) * n / (n - 1),
+        rtol=1e-4,
+    )
+    # At inference both use the moving averages: the same function.
+    for bn in (fused, plain):
+        bn.moving_variance.assign(np.full(6, 2.0, "float32"))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(fused(x)),
+        keras.ops.convert_to_numpy(plain(x)),
+        rtol=1e-6,
+    )
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        grads = []
+        for bn in (fused, plain):
+            inputs = tf.constant(x)
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                loss = tf.reduce_sum(bn(inputs, training=True) ** 3)
+            grads.append(
+                [g.numpy() for g in tape.gradient(loss, [inputs, bn.gamma, bn.beta])]
+            )
+        for a, b in zip(*grads, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    assert (
+        layers.FusedBatchNormalization.from_config(fused.get_config()).momentum == 0.9
+    )
+
+
 def test_factorized_reduction_paths_match_numpy():
     c = 3
     layer = layers.FactorizedReduction(2 * c)

@@ -11,6 +11,7 @@ from keras_nasnet.layers.drop_path import (
 from keras_nasnet.layers.ops import (
     BottleneckConv,
     FactorizedReduction,
+    FusedBatchNormalization,
     IdentityOp,
     PoolOp,
     ReLUConvBN,
@@ -23,6 +24,7 @@ __all__ = [
     "AuxiliaryHead",
     "BottleneckConv",
     "FactorizedReduction",
+    "FusedBatchNormalization",
     "IdentityOp",
     "NASNetCell",
     "PoolOp",

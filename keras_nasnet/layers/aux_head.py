@@ -13,7 +13,11 @@ Szegedy et al. 2015, "Going Deeper with Convolutions".
 import keras
 from keras import ops
 
-from keras_nasnet.layers.ops import kernel_initializer, kernel_regularizer
+from keras_nasnet.layers.ops import (
+    FusedBatchNormalization,
+    kernel_initializer,
+    kernel_regularizer,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
@@ -95,7 +99,7 @@ class AuxiliaryHead(keras.layers.Layer):
             )
 
         def bn(name):
-            return keras.layers.BatchNormalization(
+            return FusedBatchNormalization(
                 momentum=self.bn_momentum,
                 epsilon=self.bn_epsilon,
                 dtype=self.dtype_policy,

@@ -14,7 +14,11 @@ from keras_nasnet._validation import is_int as _is_int
 from keras_nasnet.layers.aux_head import AuxiliaryHead, AuxiliaryLossMixin
 from keras_nasnet.layers.cell import NASNetCell
 from keras_nasnet.layers.drop_path import check_schedule
-from keras_nasnet.layers.ops import kernel_initializer, kernel_regularizer
+from keras_nasnet.layers.ops import (
+    FusedBatchNormalization,
+    kernel_initializer,
+    kernel_regularizer,
+)
 from keras_nasnet.space import CONCAT, Genotype
 
 STEMS = ("cifar", "imagenet")
@@ -333,7 +337,7 @@ class NASNet(AuxiliaryLossMixin, keras.Model):
             kernel_regularizer=kernel_regularizer(weight_decay),
             name="stem_conv",
         )(images)
-        x = keras.layers.BatchNormalization(
+        x = FusedBatchNormalization(
             momentum=bn_momentum, epsilon=bn_epsilon, name="stem_bn"
         )(x)
 
