@@ -6,7 +6,8 @@ a time, starting from a base recipe: the optimizer (Nesterov or plain
 momentum), the peak learning rate, the warmup, the batch size, weight decay
 and gradient clipping, the number of training images and epochs, the width F,
 the stem's stride, standardized vs [0, 1] inputs, traced vs eager steps,
-1 vs 2 threads, and Keras's batch normalization instead of our fused one. Each training runs as a search trial does
+1 vs 2 threads, Keras's batch normalization instead of our fused one, and
+TensorFlow's graph optimizer (Grappler) off. Each training runs as a search trial does
 (`proxy_train.train_child`: build, compile over the run's real length, `fit`
 with validation) in a fresh process, and records its accuracy and its CPU and
 wall seconds per phase (build, first step: the trace, later steps,
@@ -37,8 +38,8 @@ BASE = dict(recipe=proxy_train.BASE_RECIPE, train_images=8000, threads=1)
 def _variant(train_images=None, threads=None, **flags_and_recipe):
     flags = {
         name: flags_and_recipe.pop(name)
-        for name in ("normalize_inputs", "unfused_batch_norm")
-        if flags_and_recipe.get(name)
+        for name in ("normalize_inputs", "unfused_batch_norm", "graph_optimization")
+        if name in flags_and_recipe
     }
     return {
         "recipe": {**BASE["recipe"], **flags_and_recipe},
@@ -70,6 +71,7 @@ SWEEP = {
     "threads_2": _variant(threads=2),
     "normalized_inputs": _variant(normalize_inputs=True),
     "unfused_batch_norm": _variant(unfused_batch_norm=True),
+    "no_graph_optimization": _variant(graph_optimization=False),
     "eager_1k": _variant(train_images=1024, run_eagerly=True),
     "traced_1k": _variant(train_images=1024),
 }
@@ -155,6 +157,7 @@ def main(argv=None):
                 threads=training["threads"],
                 normalize_inputs=training.get("normalize_inputs", False),
                 unfused_batch_norm=training.get("unfused_batch_norm", False),
+                graph_optimization=training.get("graph_optimization"),
                 data_dir=args.data_dir,
                 seed=repeat,
                 warm_up=not args.smoke,

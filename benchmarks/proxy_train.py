@@ -75,17 +75,6 @@ def _phase_timer():
     return PhaseTimer()
 
 
-def _threads(count):
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(count)
-    tf.config.threading.set_inter_op_parallelism_threads(count)
-
-
 def _warm_up():
     """Traces one tiny model, so that one-time costs of the process (op
     registration, the first graph optimization) are not charged to the child."""
@@ -176,8 +165,12 @@ def train_child(genotype, splits, recipe, *, test=None, seed=0):
 def run_payload(payload):
     """Loads the data a payload names and trains it here; returns the dict
     of `train_child` with the load average at its start and end."""
-    _threads(payload.get("threads", 1))
     from keras_nasnet import data, training
+
+    training.configure_tensorflow(
+        threads=payload.get("threads", 1),
+        graph_optimization=payload.get("graph_optimization"),
+    )
 
     splits = data.load(
         payload.get("dataset", "fashion_mnist"),
@@ -219,6 +212,7 @@ def run_payload(payload):
     )
     result["load_average"] = [load[0], os.getloadavg()[0]]
     result["fused_batch_norm"] = not payload.get("unfused_batch_norm", False)
+    result["graph_optimization"] = payload.get("graph_optimization", True)
     return result
 
 
@@ -232,7 +226,8 @@ def run_isolated(payload, timeout=3600):
             `seed`, `data_seed`, `dataset`, `data_dir`, `warm_up`,
             `normalize_inputs` (standardize the images first),
             `unfused_batch_norm` (Keras's batch normalization instead of
-            `FusedBatchNormalization`).
+            `FusedBatchNormalization`), `graph_optimization` (False: Grappler
+            off, `training.configure_tensorflow`).
         timeout: seconds before the child is stopped.
 
     Raises:

@@ -21,6 +21,7 @@ import math
 import keras
 import numpy as np
 
+from keras_nasnet._validation import check_int
 from keras_nasnet._validation import fail as _fail
 from keras_nasnet._validation import is_int as _is_int
 from keras_nasnet._validation import is_real as _is_real
@@ -405,6 +406,51 @@ def build_training_state(model, input_shape=None):
     # the model, the compiled loss and metrics, then the optimizer.
     model._symbolic_build(data_batch=(x, y))
     return model
+
+
+def configure_tensorflow(*, threads=None, graph_optimization=None):
+    """Process-wide TensorFlow settings for many short trainings on a CPU.
+
+    Call it once, before any model is built (TensorFlow fixes its thread
+    pools at first use). Does nothing on other backends, or for arguments
+    left None.
+
+    - `threads`: intra- and inter-op threads. On a 2-core machine, two
+      search workers of one thread each train more trials per hour than one
+      worker of two threads: a trial's first step, its trace, runs in
+      Python on one core anyway.
+    - `graph_optimization=False` turns Grappler (TensorFlow's graph
+      optimizer) off. On a CPU it saves about 6 of the 21 CPU-seconds of the
+      first step of a NASNet search trial without slowing later steps (see
+      `benchmarks/README.md`, proxy_recipe); keep it on a GPU, where its
+      layout and fusion passes pay.
+
+    Args:
+        threads: a positive integer or None.
+        graph_optimization: True, False or None.
+
+    Returns:
+        A dict of the settings applied.
+    """
+    if threads is not None:
+        threads = check_int("threads", threads, 1)
+    if graph_optimization not in (None, True, False):
+        _fail("graph_optimization", "True, False or None", graph_optimization)
+    applied = {}
+    if keras.backend.backend() != "tensorflow":
+        return applied
+    import tensorflow as tf
+
+    if threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        applied["threads"] = threads
+    if graph_optimization is not None:
+        tf.config.optimizer.set_experimental_options(
+            {"disable_meta_optimizer": not graph_optimization}
+        )
+        applied["graph_optimization"] = graph_optimization
+    return applied
 
 
 def build_model(genotype, splits, recipe, **kwargs):

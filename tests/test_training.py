@@ -226,6 +226,28 @@ def test_build_training_state_traces_the_first_step_once():
     assert traces(prebuild=True) == 1 < traces(prebuild=False)
 
 
+def test_configure_tensorflow_turns_the_graph_optimizer_off():
+    with pytest.raises(ValueError, match="`threads`"):
+        training.configure_tensorflow(threads=0)
+    with pytest.raises(ValueError, match="`graph_optimization`"):
+        training.configure_tensorflow(graph_optimization="off")
+    if keras.backend.backend() != "tensorflow":
+        assert training.configure_tensorflow(graph_optimization=False) == {}
+        return
+    import tensorflow as tf
+
+    key = "disable_meta_optimizer"
+    before = tf.config.optimizer.get_experimental_options().get(key, False)
+    try:
+        applied = training.configure_tensorflow(graph_optimization=False)
+        assert applied == {"graph_optimization": False}
+        assert tf.config.optimizer.get_experimental_options()[key] is True
+        training.configure_tensorflow(graph_optimization=True)
+        assert tf.config.optimizer.get_experimental_options()[key] is False
+    finally:
+        tf.config.optimizer.set_experimental_options({key: before})
+
+
 def test_float16_gets_loss_scaling():
     recipe = dataclasses.replace(PROXY, mixed_precision="mixed_float16")
     optimizer = training.make_optimizer(recipe, steps_per_epoch=5)
