@@ -6,7 +6,6 @@ epochs. `keras_nasnet.workflow` imports it when a search starts, so that
 importing the workflow costs no Keras.
 """
 
-import contextlib
 import os
 import time
 
@@ -17,6 +16,7 @@ import numpy as np
 import tuner_plugins
 from keras_nasnet import progress, workflow
 from keras_nasnet._validation import check_known_options, fail
+from tuner_plugins import _keras_tuner
 from tuner_plugins import strategy as strategy_lib
 from tuner_plugins.failures import (
     TooManyFailedTrialsError,
@@ -281,20 +281,6 @@ def make_hypermodel(settings, *, jit_compile=False, run_eagerly=False):
     )
 
 
-@contextlib.contextmanager
-def _failed_trial_tracebacks_off():
-    # keras-tuner prints the traceback of every failed trial when its private
-    # `keras_tuner.src.config.DEBUG` is set (no public switch); the progress
-    # line gives the reason, and trial.json keeps the traceback.
-    from keras_tuner.src import config
-
-    debug, config.DEBUG = config.DEBUG, False
-    try:
-        yield
-    finally:
-        config.DEBUG = debug
-
-
 def run_search(tuner, *fit_args, **fit_kwargs):
     """`tuner.search(...)`, quietly.
 
@@ -306,7 +292,7 @@ def run_search(tuner, *fit_args, **fit_kwargs):
         workflow.SearchStoppedError: too many trials failed in a row.
     """
     try:
-        with _failed_trial_tracebacks_off():
+        with _keras_tuner.quiet_trial_tracebacks():
             tuner.search(*fit_args, verbose=0, **fit_kwargs)
     except ProcessBudgetSpent:
         return False

@@ -222,7 +222,8 @@ class SearchSettings:
         train_images: training images per trial, a random subset.
         validation_images: images held out from the training data to score
             trials (the test split is never seen by the search).
-        learning_rate: initial learning rate of the trials' cosine decay.
+        learning_rate: peak learning rate of the trials' schedule (the
+            `SEARCH_PROXY` recipe's warmup, then cosine decay).
         drop_path_keep_prob: final drop-path keep probability (1.0: off).
         seed: the search's seed: the data subset, the strategy's proposals
             and each trial's initial weights follow from it.
@@ -252,7 +253,7 @@ class SearchSettings:
     batch_size: int = 64
     train_images: int = 3000
     validation_images: int = 1000
-    learning_rate: float = 0.05
+    learning_rate: float = 0.1
     drop_path_keep_prob: float = 1.0
     seed: int = 0
     max_consecutive_failed_trials: int = 3
