@@ -20,11 +20,18 @@ models alternating, and waits for the last step to finish. Reported per model:
 the median images/s over the repetitions, every repetition's figure, and
 `ours_mobile / keras_mobile`.
 
+With `--inference`, each repetition also times one `predict` of `--steps`
+batches per model (after a warm-up `predict` that traces the predict
+function), the models alternating as in training: the median inference
+images/s per model and `ours_mobile / keras_mobile` of it (paired per
+repetition) are reported beside the training figures.
+
 Usage:
     KERAS_BACKEND=tensorflow python benchmarks/throughput.py \
         [--image-size 224] [--batch-size 32] [--steps 10] [--repeats 5] \
         [--precision float32|mixed_bfloat16|mixed_float16] \
         [--jit-compile on|off|auto] [--models ours_mobile,keras_mobile,ours_cifar] \
+        [--inference] \
         [--output benchmarks/results/throughput_<backend>_<precision>_<jit>.json]
 """
 
@@ -114,6 +121,8 @@ class _Bench:
         self.y = rng.integers(0, classes, size=(n,))
         self.callbacks = [DropPathScheduler()] if name == "ours_cifar" else []
         self.images_per_s = []
+        self.inference_images_per_s = []
+        self.inference_warmup_s = None
 
     def fit(self, steps):
         start = time.perf_counter()
@@ -129,9 +138,17 @@ class _Bench:
         _wait(self.model)
         return time.perf_counter() - start
 
+    def predict(self, steps):
+        start = time.perf_counter()
+        # `predict` returns NumPy arrays: it has waited for the last batch.
+        self.model.predict(
+            self.x[: steps * self.batch_size], batch_size=self.batch_size, verbose=0
+        )
+        return time.perf_counter() - start
+
     def result(self):
         median = statistics.median(self.images_per_s)
-        return {
+        out = {
             "params": int(self.model.count_params()),
             "input_shape": list(self.model.input_shape[1:]),
             "build_s": round(self.build_s, 2),
@@ -140,6 +157,17 @@ class _Bench:
             "step_ms": round(1e3 * self.batch_size / median, 1),
             "images_per_s_each": [round(v, 2) for v in self.images_per_s],
         }
+        if self.inference_images_per_s:
+            median = statistics.median(self.inference_images_per_s)
+            out.update(
+                inference_warmup_s=round(self.inference_warmup_s, 2),
+                inference_images_per_s=round(median, 2),
+                inference_step_ms=round(1e3 * self.batch_size / median, 1),
+                inference_images_per_s_each=[
+                    round(v, 2) for v in self.inference_images_per_s
+                ],
+            )
+        return out
 
 
 def default_output(precision, jit_compile):
@@ -168,6 +196,11 @@ def main(argv=None):
     parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument(
+        "--inference",
+        action="store_true",
+        help="also time `predict` (inference images/s), alternating likewise",
+    )
+    parser.add_argument(
         "--output",
         default=None,
         help="default: benchmarks/results/throughput_<backend>_<precision>_<jit>.json",
@@ -192,11 +225,14 @@ def main(argv=None):
         "jit_compile": args.jit_compile,
         "optimizer": args.optimizer,
         "run_eagerly": args.run_eagerly,
+        "inference": args.inference,
     }
     benches = []
     for name in names:
         bench = _Bench(name, args)
         bench.warmup_s = bench.fit(args.warmup_steps)
+        if args.inference:
+            bench.inference_warmup_s = bench.predict(args.warmup_steps)
         print(
             f"{name}: built in {bench.build_s:.1f} s, warm-up {bench.warmup_s:.1f} s",
             file=sys.stderr,
@@ -212,20 +248,31 @@ def main(argv=None):
                 file=sys.stderr,
                 flush=True,
             )
+        if not args.inference:
+            continue
+        for bench in benches:
+            seconds = bench.predict(args.steps)
+            bench.inference_images_per_s.append(args.steps * args.batch_size / seconds)
+            print(
+                f"repeat {repeat} {bench.name}: "
+                f"{bench.inference_images_per_s[-1]:.2f} inference images/s",
+                file=sys.stderr,
+                flush=True,
+            )
     report["results"] = {bench.name: bench.result() for bench in benches}
     if "ours_mobile" in names and "keras_mobile" in names:
-        report["ratio_ours_over_keras"] = round(
-            report["results"]["ours_mobile"]["images_per_s"]
-            / report["results"]["keras_mobile"]["images_per_s"],
-            3,
-        )
-        # Paired: the two ran one after the other in each repetition.
-        pairs = zip(
-            report["results"]["ours_mobile"]["images_per_s_each"],
-            report["results"]["keras_mobile"]["images_per_s_each"],
-            strict=True,
-        )
-        report["ratio_each"] = [round(a / b, 3) for a, b in pairs]
+        ours, peer = report["results"]["ours_mobile"], report["results"]["keras_mobile"]
+        for prefix in ("", "inference_") if args.inference else ("",):
+            report[f"{prefix}ratio_ours_over_keras"] = round(
+                ours[f"{prefix}images_per_s"] / peer[f"{prefix}images_per_s"], 3
+            )
+            # Paired: the two ran one after the other in each repetition.
+            pairs = zip(
+                ours[f"{prefix}images_per_s_each"],
+                peer[f"{prefix}images_per_s_each"],
+                strict=True,
+            )
+            report[f"{prefix}ratio_each"] = [round(a / b, 3) for a, b in pairs]
     _common.write(report, output)
 
 

@@ -20,7 +20,12 @@ XLA_PYTHON_CLIENT_PREALLOCATE=false and XLA_PYTHON_CLIENT_MEM_FRACTION =
 1 / (W + 0.5); TensorFlow workers turn on memory growth. The chief trains
 nothing and runs on the CPU (JAX_PLATFORMS=cpu, CUDA_VISIBLE_DEVICES="").
 Whatever happens (an error, a timeout, Ctrl-C), every process started is
-killed before the script exits.
+killed before the script exits. The report is rewritten after each worker
+count (`"complete": false` until the last), so a run stopped from outside
+keeps the counts it finished; with `--keep-going` a count that fails or
+passes `--timeout` is recorded with its `error` and the next count runs
+(exit status 1). `benchmarks/device_suite.sh` runs it that way with 1, 2, 4
+and 8 workers.
 
 On a GPU without TensorFlow (see ../shared/GPU.md):
 
@@ -37,6 +42,7 @@ cores, so more workers cannot run faster than two):
 """
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -239,6 +245,12 @@ def main(argv=None):
     parser.add_argument(
         "--timeout", type=float, default=3600, help="seconds per worker count"
     )
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="a worker count that fails or passes --timeout is recorded (its "
+        "`error`) and the next one runs; the exit status is then 1",
+    )
     parser.add_argument("--tag", default=None)
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
@@ -272,6 +284,32 @@ def main(argv=None):
         ),
         results={},
     )
+    failed = []
+
+    def finish(complete):
+        base = report["results"].get("1")
+        if base is not None and "error" in base:
+            base = None
+        for record in report["results"].values():
+            if "error" in record:
+                continue
+            record["speedup"] = (
+                round(record["trials_per_hour"] / base["trials_per_hour"], 2)
+                if base
+                else None
+            )
+            record["speedup_wall"] = (
+                round(record["trials_per_hour_wall"] / base["trials_per_hour_wall"], 2)
+                if base
+                else None
+            )
+        report["complete"] = complete
+        report["failed_worker_counts"] = failed
+        # A partial report is written but not printed: stdout gets one line.
+        with open(os.devnull, "w") as devnull:
+            with contextlib.redirect_stdout(devnull if not complete else sys.stdout):
+                _common.write(report, output)
+
     for workers in counts:
         with tempfile.TemporaryDirectory(prefix=f"workers_{workers}_") as tmp:
             print(
@@ -280,23 +318,24 @@ def main(argv=None):
                 file=sys.stderr,
                 flush=True,
             )
-            record = run_workers(args, workers, on_gpu, tmp)
+            try:
+                record = run_workers(args, workers, on_gpu, tmp)
+            except Exception as e:  # with --keep-going, any failure of one count
+                if not args.keep_going:
+                    raise
+                failed.append(workers)
+                record = {
+                    "workers": workers,
+                    "error": f"{type(e).__name__}: {e}"[-2000:],
+                }
         print(f"[workers_throughput] {record}", file=sys.stderr, flush=True)
         report["results"][str(workers)] = record
-    base = report["results"].get("1")
-    for record in report["results"].values():
-        record["speedup"] = (
-            round(record["trials_per_hour"] / base["trials_per_hour"], 2)
-            if base
-            else None
-        )
-        record["speedup_wall"] = (
-            round(record["trials_per_hour_wall"] / base["trials_per_hour_wall"], 2)
-            if base
-            else None
-        )
-    _common.write(report, output)
+        # Rewritten after each worker count: a run stopped from outside keeps
+        # the counts it finished.
+        finish(complete=False)
+    finish(complete=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
