@@ -23,6 +23,7 @@ from tuner_plugins.failures import (
     TrialFailureMixin,
     failure_reason,
 )
+from tuner_plugins.phases import TrialPhasesMixin
 
 
 class ProcessBudgetSpent(Exception):
@@ -112,6 +113,9 @@ class _WorkflowTuner:
       trial's end, with the best so far and the count of ended trials;
     - after `trials_per_process` trials (if > 0), `search` stops with
       `ProcessBudgetSpent` so that a fresh process goes on.
+
+    The tuner it is mixed into records each trial's phases
+    (`tuner_plugins.phases.TrialPhasesMixin`); they go with `TrialEnd`.
     """
 
     def __init__(self, *args, callback, trial_seed, trials_per_process=0, **kwargs):
@@ -168,6 +172,7 @@ class _WorkflowTuner:
             end_time=time.time(),
             objective=self.oracle.objective.name,
             reason=(failure_reason(trial) or None) if failed else None,
+            phases=self.trial_phases(trial.trial_id),
         )
 
 
@@ -175,11 +180,18 @@ class _NAS(_WorkflowTuner, tuner_plugins.NASTuner):
     pass
 
 
-class _Random(_WorkflowTuner, TrialFailureMixin, keras_tuner.RandomSearch):
+class _Random(
+    _WorkflowTuner, TrialFailureMixin, TrialPhasesMixin, keras_tuner.RandomSearch
+):
     pass
 
 
-class _Bayesian(_WorkflowTuner, TrialFailureMixin, keras_tuner.BayesianOptimization):
+class _Bayesian(
+    _WorkflowTuner,
+    TrialFailureMixin,
+    TrialPhasesMixin,
+    keras_tuner.BayesianOptimization,
+):
     pass
 
 

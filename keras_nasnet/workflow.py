@@ -51,6 +51,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from keras_nasnet import _atomic
 from keras_nasnet._validation import check_int, fail, is_int, is_real
@@ -818,6 +819,7 @@ def _run_here(
         _workflow_keras.check_strategy_options(settings)
     except ValueError as e:
         raise SearchError(str(e)) from None
+    data_began = time.perf_counter()
     if splits is None:
         splits = load_splits(
             settings.dataset,
@@ -826,6 +828,7 @@ def _run_here(
             train_images=settings.train_images,
             seed=settings.seed,
         )
+    data_seconds = time.perf_counter() - data_began
     settings = settings.replace(
         input_shape=tuple(splits.input_shape), num_classes=splits.num_classes
     )
@@ -846,6 +849,8 @@ def _run_here(
         raise
     except ValueError as e:
         raise SearchError(str(e)) from None
+    # The first trial of this process pays for its data (its `seconds_data`).
+    tuner.record_data_seconds(data_seconds)
     if _stored_json(directory) != settings.to_json():
         # New, a grown budget, or a search.json of an older form.
         _write_settings(directory, settings)

@@ -52,7 +52,12 @@ PRIVATES = (
     ("Oracle", "_project_dir", "where the strategy's files go"),
     ("Oracle", "_get_oracle_fname", "oracle.json's path"),
     ("Oracle", "_get_trial_dir", "trial.json's folder"),
-    ("Oracle", "_save_trial", "overridden: atomic trial.json with the strategy note"),
+    (
+        "Oracle",
+        "_save_trial",
+        "overridden: atomic trial.json with the strategy note; written again "
+        "with a trial's phase times once its files are saved",
+    ),
     (
         "Oracle",
         "_check_consecutive_failures",
@@ -211,6 +216,11 @@ def oracle_file(oracle):
 
 def trial_dir(oracle, trial_id):
     return oracle._get_trial_dir(trial_id)
+
+
+def save_trial(oracle, trial):
+    """Writes `trial`'s trial.json as the oracle does."""
+    oracle._save_trial(trial)
 
 
 def without_files(oracle):
