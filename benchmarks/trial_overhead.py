@@ -31,7 +31,9 @@ in this one process, as the CLI runs each process of its chain. Each
 trial's seconds per phase come from its metrics `seconds_<phase>`
 (`tuner_plugins.phases`: data, build, trace, train, validation, save,
 decision, total). Reported: each phase's sum and share of the trials'
-total, the non-training share (1 - train / total), and the cost of
+total, the non-training share (1 - train / total), the seconds Python's
+garbage collector paused each trial (`gc_pauses`, inside its phases), and
+the cost of
 starting one process of the chain (a fresh interpreter importing what a
 search process imports), also spread over
 `workflow.DEFAULT_TRIALS_PER_PROCESS` trials.
@@ -341,13 +343,26 @@ def memory_trials(splits, args):
 
 
 class _PhaseCollector(progress.SearchCallback):
-    """Keeps each trial's `TrialEnd`."""
+    """Keeps each trial's `TrialEnd`, and the seconds Python's garbage
+    collector paused the process during each trial (any phase)."""
 
     def __init__(self):
         self.trials = []
+        self.gc_seconds = []
+        self._paused = 0.0
+        self._since = None
 
     def on_trial_end(self, event):
         self.trials.append(event)
+        self.gc_seconds.append(self._paused)
+        self._paused = 0.0
+
+    def on_gc(self, phase, info):
+        if phase == "start":
+            self._since = time.perf_counter()
+        elif self._since is not None:
+            self._paused += time.perf_counter() - self._since
+            self._since = None
 
 
 def process_start_seconds():
@@ -374,14 +389,18 @@ def search_phases(args):
         validation_images=args.search_validation_images,
     )
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as directory:
-        workflow.search(
-            settings,
-            os.path.join(directory, "search"),
-            progress=collector,
-            jit_compile=_JIT[args.jit_compile],
-            run_eagerly=args.run_eagerly,
-        )
+    gc.callbacks.append(collector.on_gc)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            workflow.search(
+                settings,
+                os.path.join(directory, "search"),
+                progress=collector,
+                jit_compile=_JIT[args.jit_compile],
+                run_eagerly=args.run_eagerly,
+            )
+    finally:
+        gc.callbacks.remove(collector.on_gc)
     wall = time.perf_counter() - start
     rows = [
         {
@@ -389,8 +408,9 @@ def search_phases(args):
             "status": e.status,
             "score": e.score,
             **{k: round(v, 3) for k, v in (e.phases or {}).items()},
+            "gc_pauses": round(paused, 3),
         }
-        for e in collector.trials
+        for e, paused in zip(collector.trials, collector.gc_seconds, strict=True)
     ]
     sums = {p: sum(r.get(p, 0.0) for r in rows) for p in PHASES}
     total = sums["total"]

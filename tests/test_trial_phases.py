@@ -1,6 +1,7 @@
 """Where a trial's time goes: `tuner_plugins.phases`, the CLI's trial line and
 the report's phase table."""
 
+import gc
 import glob
 import io
 import json
@@ -121,6 +122,9 @@ def test_search_trials_record_phases_that_survive_resume_and_reach_the_report(
     workflow.search(
         _settings(max_trials=1), directory, progress=stream, run_eagerly=True
     )
+    # The libraries' objects were frozen for the garbage collector during
+    # the search only.
+    assert gc.get_freeze_count() == 0
     first = _trial_seconds(directory, "0")
     _check_phases(first)
     # The first trial of the process paid for the data; the line its share.
