@@ -23,8 +23,25 @@ use and its peak (JAX: `memory_stats()`; TensorFlow:
 through the RSS of trials 10 to the last gives the growth per trial in MiB: a
 leak shows as a steady slope.
 
+Part 3, phases through the workflow: `--search-trials` trials of a real
+search (`keras_nasnet.workflow.search` with the default `SearchSettings`,
+the make-search proxy: the SEARCH_PROXY recipe, N=1, F=8, B=5, 1 epoch on
+`--search-train-images` images scored on `--search-validation-images`), all
+in this one process, as the CLI runs each process of its chain. Each
+trial's seconds per phase come from its metrics `seconds_<phase>`
+(`tuner_plugins.phases`: data, build, trace, train, validation, save,
+decision, total). Reported: each phase's sum and share of the trials'
+total, the non-training share (1 - train / total), the seconds Python's
+garbage collector paused each trial (`gc_pauses`, inside its phases), and
+the cost of
+starting one process of the chain (a fresh interpreter importing what a
+search process imports), also spread over
+`workflow.DEFAULT_TRIALS_PER_PROCESS` trials.
+
 Usage:
     python benchmarks/trial_overhead.py [--genotypes 20] [--memory-trials 50]
+        [--search-trials 0] [--search-train-images 3000]
+        [--search-validation-images 1000]
         [--data-dir DIR] [--cells-per-stack 1] [--filters 8] [--batch-size 64]
         [--train-images 2000] [--validation-images 500] [--jit-compile off]
         [--output benchmarks/results/trial_overhead_<backend>.json]
@@ -33,6 +50,7 @@ Usage:
 import argparse
 import gc
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +60,7 @@ import keras
 import numpy as np
 
 from keras_nasnet import data, progress, workflow
+from keras_nasnet._phases import PHASES
 from keras_nasnet.space import decisions, ops, sampling
 
 _JIT = {"on": True, "off": False, "auto": "auto"}
@@ -323,10 +342,111 @@ def memory_trials(splits, args):
     }
 
 
+class _PhaseCollector(progress.SearchCallback):
+    """Keeps each trial's `TrialEnd`, and the seconds Python's garbage
+    collector paused the process during each trial (any phase)."""
+
+    def __init__(self):
+        self.trials = []
+        self.gc_seconds = []
+        self._paused = 0.0
+        self._since = None
+
+    def on_trial_end(self, event):
+        self.trials.append(event)
+        self.gc_seconds.append(self._paused)
+        self._paused = 0.0
+
+    def on_gc(self, phase, info):
+        if phase == "start":
+            self._since = time.perf_counter()
+        elif self._since is not None:
+            self._paused += time.perf_counter() - self._since
+            self._since = None
+
+
+def process_start_seconds():
+    """Wall seconds of a fresh interpreter that imports what a process of a
+    search chain imports before its data (the backend, Keras, keras-tuner,
+    the tuners)."""
+    code = (
+        "from keras_nasnet import workflow\n"
+        "workflow.import_backend_quietly()\n"
+        "from keras_nasnet import _workflow_keras\n"
+    )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def search_phases(args):
+    """Part 3: each phase of the trials of a real search, in one process."""
+    collector = _PhaseCollector()
+    settings = workflow.SearchSettings(
+        data_dir=args.data_dir,
+        max_trials=args.search_trials,
+        train_images=args.search_train_images,
+        validation_images=args.search_validation_images,
+    )
+    start = time.perf_counter()
+    gc.callbacks.append(collector.on_gc)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            workflow.search(
+                settings,
+                os.path.join(directory, "search"),
+                progress=collector,
+                jit_compile=_JIT[args.jit_compile],
+                run_eagerly=args.run_eagerly,
+            )
+    finally:
+        gc.callbacks.remove(collector.on_gc)
+    wall = time.perf_counter() - start
+    rows = [
+        {
+            "trial_id": e.trial_id,
+            "status": e.status,
+            "score": e.score,
+            **{k: round(v, 3) for k, v in (e.phases or {}).items()},
+            "gc_pauses": round(paused, 3),
+        }
+        for e, paused in zip(collector.trials, collector.gc_seconds, strict=True)
+    ]
+    sums = {p: sum(r.get(p, 0.0) for r in rows) for p in PHASES}
+    total = sums["total"]
+    restart = process_start_seconds()
+    per_trial = restart / workflow.DEFAULT_TRIALS_PER_PROCESS
+    with_restart = total + per_trial * len(rows)
+    return {
+        "settings": {
+            k: v for k, v in settings.to_json().items() if k not in ("data_dir",)
+        },
+        "trials": len(rows),
+        "wall_s": round(wall, 2),
+        "phase_sums_s": {p: round(v, 2) for p, v in sums.items()},
+        "phase_shares": {
+            p: round(v / total, 4) for p, v in sums.items() if p != "total"
+        },
+        "non_training_share": round(1 - sums["train"] / total, 4),
+        "non_training_share_median": round(
+            float(np.median([1 - r["train"] / r["total"] for r in rows])), 4
+        ),
+        "process_start_s": round(restart, 2),
+        "trials_per_process": workflow.DEFAULT_TRIALS_PER_PROCESS,
+        "non_training_share_with_restarts": round(1 - sums["train"] / with_restart, 4),
+        "per_trial": rows,
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genotypes", type=int, default=20)
     parser.add_argument("--memory-trials", type=int, default=50, help="0 skips part 2")
+    parser.add_argument(
+        "--search-trials", type=int, default=0, help="part 3; 0 skips it"
+    )
+    parser.add_argument("--search-train-images", type=int, default=3000)
+    parser.add_argument("--search-validation-images", type=int, default=1000)
     parser.add_argument(
         "--data-dir",
         default=None,
@@ -365,6 +485,10 @@ def main(argv=None):
     report["settings"] = {
         k: v for k, v in vars(args).items() if k not in ("output", "data_dir")
     }
+    report["results"] = {}
+    if args.search_trials:
+        # First: its first trial pays for the libraries' first use.
+        report["results"]["search"] = search_phases(args)
     splits = data.load(
         "fashion_mnist",
         data_dir=args.data_dir,
@@ -373,7 +497,6 @@ def main(argv=None):
         download=False,
     )
     report["settings"]["input_shape"] = list(splits.input_shape)
-    report["results"] = {}
     if args.genotypes:
         report["results"]["time"] = time_trials(splits, args)
     if args.memory_trials:

@@ -6,6 +6,8 @@ epochs. `keras_nasnet.workflow` imports it when a search starts, so that
 importing the workflow costs no Keras.
 """
 
+import contextlib
+import gc
 import os
 import time
 
@@ -14,7 +16,7 @@ import keras_tuner
 import numpy as np
 
 import tuner_plugins
-from keras_nasnet import progress, workflow
+from keras_nasnet import progress, training, workflow
 from keras_nasnet._validation import check_known_options, fail
 from tuner_plugins import _keras_tuner
 from tuner_plugins import strategy as strategy_lib
@@ -23,6 +25,7 @@ from tuner_plugins.failures import (
     TrialFailureMixin,
     failure_reason,
 )
+from tuner_plugins.phases import TrialPhasesMixin
 
 
 class ProcessBudgetSpent(Exception):
@@ -111,11 +114,27 @@ class _WorkflowTuner:
     - `callback` (a `progress.SearchCallback`) receives each epoch and each
       trial's end, with the best so far and the count of ended trials;
     - after `trials_per_process` trials (if > 0), `search` stops with
-      `ProcessBudgetSpent` so that a fresh process goes on.
+      `ProcessBudgetSpent` so that a fresh process goes on;
+    - without `weight_checkpoints`, keras-tuner's per-epoch
+      `checkpoint.weights.h5` is not written (`get_best_models` and
+      `load_model` then cannot load a trial's weights; the search's
+      genotypes are what the workflow keeps).
+
+    The tuner it is mixed into records each trial's phases
+    (`tuner_plugins.phases.TrialPhasesMixin`); they go with `TrialEnd`.
     """
 
-    def __init__(self, *args, callback, trial_seed, trials_per_process=0, **kwargs):
+    def __init__(
+        self,
+        *args,
+        callback,
+        trial_seed,
+        trials_per_process=0,
+        weight_checkpoints=False,
+        **kwargs,
+    ):
         self._callback = callback
+        self._weight_checkpoints = weight_checkpoints
         self._trial_seed = trial_seed
         self._trials_per_process = trials_per_process
         self._trial_starts = {}
@@ -140,6 +159,16 @@ class _WorkflowTuner:
             EpochEvents(self._callback.on_epoch_end, trial.trial_id),
         ]
         return super().run_trial(trial, *args, **kwargs)
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        # keras-tuner's hook around build and fit: no per-epoch checkpoint of
+        # the weights unless asked (a resume reruns a trial from scratch and
+        # the workflow keeps genotypes, not weights).
+        if not self._weight_checkpoints:
+            kwargs["callbacks"] = _keras_tuner.without_weight_checkpoints(
+                kwargs.get("callbacks")
+            )
+        return super()._build_and_fit_model(trial, *args, **kwargs)
 
     def on_trial_end(self, trial):
         try:
@@ -168,6 +197,7 @@ class _WorkflowTuner:
             end_time=time.time(),
             objective=self.oracle.objective.name,
             reason=(failure_reason(trial) or None) if failed else None,
+            phases=self.trial_phases(trial.trial_id),
         )
 
 
@@ -175,11 +205,18 @@ class _NAS(_WorkflowTuner, tuner_plugins.NASTuner):
     pass
 
 
-class _Random(_WorkflowTuner, TrialFailureMixin, keras_tuner.RandomSearch):
+class _Random(
+    _WorkflowTuner, TrialFailureMixin, TrialPhasesMixin, keras_tuner.RandomSearch
+):
     pass
 
 
-class _Bayesian(_WorkflowTuner, TrialFailureMixin, keras_tuner.BayesianOptimization):
+class _Bayesian(
+    _WorkflowTuner,
+    TrialFailureMixin,
+    TrialPhasesMixin,
+    keras_tuner.BayesianOptimization,
+):
     pass
 
 
@@ -217,6 +254,26 @@ def _tuner_spec(settings):
     return cls, options, settings.seed + 1
 
 
+def configure_backend():
+    """The process settings a search's children train best with.
+
+    On TensorFlow without a GPU: TensorFlow's graph optimizer (Grappler)
+    off (`keras_nasnet.training.configure_tensorflow`): its passes cost a
+    trial's trace more than they save in its steps on a CPU. Nothing on a
+    GPU or on another backend.
+
+    Returns:
+        A dict of the settings applied.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return {}
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return {}
+    return training.configure_tensorflow(graph_optimization=False)
+
+
 def check_strategy_options(settings):
     """Validates the strategy's options without building a model or writing
     a file, so that a bad option is reported before the data are loaded.
@@ -235,6 +292,7 @@ def make_tuner(
     callback,
     trials_per_process=0,
     overwrite=False,
+    weight_checkpoints=False,
     **tuner_kwargs,
 ):
     """See `keras_nasnet.workflow.make_tuner`."""
@@ -252,6 +310,7 @@ def make_tuner(
         callback=callback,
         trial_seed=settings.seed,
         trials_per_process=trials_per_process,
+        weight_checkpoints=weight_checkpoints,
         **options,
         **tuner_kwargs,
     )
@@ -281,6 +340,24 @@ def make_hypermodel(settings, *, jit_compile=False, run_eagerly=False):
     )
 
 
+@contextlib.contextmanager
+def frozen_heap():
+    """Python's garbage collector leaves what exists now alone in this block.
+
+    keras-tuner collects garbage before each trial (`gc.collect()` in its
+    build), and with TensorFlow, Keras and keras-tuner imported a full
+    collection walks some 440,000 objects that live as long as the process:
+    2-4 s per trial on the loaded 2-core machine, 0.3-1.4 s with them frozen
+    (`gc.freeze()`). They are unfrozen when the block ends, so that a
+    caller's own garbage from before the search is collected again.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_search(tuner, *fit_args, **fit_kwargs):
     """`tuner.search(...)`, quietly.
 
@@ -292,7 +369,7 @@ def run_search(tuner, *fit_args, **fit_kwargs):
         workflow.SearchStoppedError: too many trials failed in a row.
     """
     try:
-        with _keras_tuner.quiet_trial_tracebacks():
+        with _keras_tuner.quiet_trial_tracebacks(), frozen_heap():
             tuner.search(*fit_args, verbose=0, **fit_kwargs)
     except ProcessBudgetSpent:
         return False

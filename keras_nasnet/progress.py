@@ -78,7 +78,10 @@ class TrialEnd:
     -> `"02"`); `done` counts the ended trials of the search (None on a
     distributed worker, which cannot see them); `seconds` is the trial's
     time from its start to its end, `start_time`/`end_time` wall-clock
-    (`time.time()`); `reason` says why a FAILED or INVALID trial failed.
+    (`time.time()`); `reason` says why a FAILED or INVALID trial failed;
+    `phases` is `{phase: seconds}` (the trial's metrics
+    `seconds_<phase>`, see `tuner_plugins.phases`), or None when the tuner
+    does not record them.
     """
 
     trial_id: str
@@ -93,6 +96,7 @@ class TrialEnd:
     end_time: float
     objective: str
     reason: str | None = None
+    phases: dict | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +171,16 @@ def _format_score(score):
     return "-" if score is None else f"{score:.4f}"
 
 
+def training_share(phases):
+    """The fraction of a trial spent in training steps (`train` over
+    `total`), or None if `phases` (a `TrialEnd.phases`) cannot tell."""
+    total = (phases or {}).get("total")
+    train = (phases or {}).get("train")
+    if not total or train is None:
+        return None
+    return train / total
+
+
 def _plural(n, word):
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
@@ -177,8 +191,11 @@ class PrintProgress(SearchCallback):
     ```
     [search] evolution on fashion_mnist: 3,000 training / 1,000 validation images; proxy N=1, F=8, B=5
     [search] 20 trials to run, each 1 epoch x 47 steps of 64 images (940 training steps); results in runs/s1
-    [search] trial 02 completed  score 0.8140  best 0.8260 (trial 01)  3/20 done  elapsed 2m31s  eta 14m10s
+    [search] trial 02 completed  score 0.8140  best 0.8260 (trial 01)  41 s (train 63%)  3/20 done  elapsed 2m31s  eta 14m10s
     ```
+
+    A trial's line gives its time and the share of it spent in training
+    steps (`training_share`), when the tuner records its phases.
 
     For `keras-nasnet train` (events without a trial), each epoch's line
     has the ETA of the run: the mean epoch time so far times the epochs left.
@@ -260,6 +277,9 @@ class PrintProgress(SearchCallback):
             f"trial {event.trial_id} {event.status.lower()}  "
             f"score {_format_score(event.score)}  best {best}  "
         )
+        share = training_share(event.phases)
+        if share is not None:
+            line += f"{event.phases['total']:.0f} s (train {share:.0%})  "
         if event.done is not None:
             mean = sum(self._durations) / len(self._durations)
             eta = mean * max(0, event.max_trials - event.done)

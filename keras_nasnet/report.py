@@ -32,13 +32,12 @@ import re
 import urllib.parse
 
 from keras_nasnet import viz
+from keras_nasnet._phases import PHASES, metric_name
 
 COMPLETED = "COMPLETED"
 DIRECTIONS = ("max", "min")
 # Statuses of a trial that has ended, well or not.
 _ENDED = ("COMPLETED", "FAILED", "INVALID", "STOPPED")
-# The phases a trial's wall time is split into, as metrics `seconds_<phase>`.
-PHASES = ("data", "build", "trace", "train", "validation", "save", "decision", "total")
 SEARCH_FILE = "search.json"
 FINAL_FILE = "final.json"
 # search.json key -> what the report calls it, in the order shown.
@@ -534,7 +533,7 @@ def _record(trial_id, number, state):
     metrics = (state.get("metrics") or {}).get("metrics") or {}
     seconds = {}
     for phase in PHASES:
-        metric = metrics.get(f"seconds_{phase}")
+        metric = metrics.get(metric_name(phase))
         means = _observation_means(metric) if isinstance(metric, dict) else []
         if means and math.isfinite(means[-1]):
             seconds[phase] = float(means[-1])
@@ -780,7 +779,9 @@ def _phases(search):
 
 
 def _trial_rows(search):
-    """`(label, status, score, time per phase...)` for every trial."""
+    """`(label, status, score, time per phase...)` for every trial, then,
+    if the trials recorded phases, a row of each phase's sum over the
+    trials with its share of their total."""
     phases = _phases(search)
     for record in search.records:
         score = format_score(record.score) if record.scored else "-"
@@ -789,6 +790,16 @@ def _trial_rows(search):
             for p in phases
         ]
         yield (record.label, record.status, score, *times)
+    if not phases:
+        return
+    sums = {p: sum(r.seconds.get(p, 0.0) for r in search.records) for p in phases}
+    total = sums.get("total")
+    times = [
+        format_duration(sums[p])
+        + (f" ({sums[p] / total:.0%})" if total and p != "total" else "")
+        for p in phases
+    ]
+    yield ("all trials", "", "", *times)
 
 
 _CSS = (

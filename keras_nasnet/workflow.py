@@ -51,6 +51,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from keras_nasnet import _atomic
 from keras_nasnet._validation import check_int, fail, is_int, is_real
@@ -601,6 +602,7 @@ def make_tuner(
     callback=None,
     trials_per_process=0,
     overwrite=False,
+    weight_checkpoints=False,
     **tuner_kwargs,
 ):
     """The tuner of `settings.strategy` over `hypermodel`, in `directory`.
@@ -627,6 +629,11 @@ def make_tuner(
             an internal exception) after that many trials; `search` (the
             function) hands the rest to a fresh process.
         overwrite: keras-tuner's `overwrite`; False reloads a search there.
+        weight_checkpoints: write keras-tuner's per-epoch
+            `trial_<id>/checkpoint.weights.h5` (for `tuner.get_best_models()`
+            and `tuner.load_model(trial)`). Off by default: a resume reruns
+            an unfinished trial from scratch, and the search keeps genotypes
+            (`keras-nasnet train --from-search` trains them afresh).
         **tuner_kwargs: more `keras_tuner.Tuner` arguments
             (`executions_per_trial`, ...).
 
@@ -642,6 +649,7 @@ def make_tuner(
         callback=callback or SearchCallback(),
         trials_per_process=trials_per_process,
         overwrite=overwrite,
+        weight_checkpoints=weight_checkpoints,
         **tuner_kwargs,
     )
 
@@ -734,6 +742,14 @@ def search(
 ):
     """Runs a search: data -> hypermodel -> tuner -> search -> best genotypes.
 
+    Each trial records its seconds per phase in its metrics
+    (`tuner_plugins.phases`); the data are loaded once per process. On
+    TensorFlow without a GPU, the search turns TensorFlow's graph optimizer
+    off for its process (`keras_nasnet.training.configure_tensorflow(
+    graph_optimization=False)`): it costs a trial's trace more than it saves.
+    keras-tuner's per-epoch weight checkpoints are not written (see
+    `make_tuner`).
+
     Args:
         settings: a `SearchSettings`; or a dict of some of its fields (the
             others take their defaults, or on a resume the stored values);
@@ -816,10 +832,12 @@ def _run_here(
     import_backend_quietly()
     from keras_nasnet import _workflow_keras
 
+    _workflow_keras.configure_backend()
     try:
         _workflow_keras.check_strategy_options(settings)
     except ValueError as e:
         raise SearchError(str(e)) from None
+    data_began = time.perf_counter()
     if splits is None:
         splits = load_splits(
             settings.dataset,
@@ -828,6 +846,7 @@ def _run_here(
             train_images=settings.train_images,
             seed=settings.seed,
         )
+    data_seconds = time.perf_counter() - data_began
     settings = settings.replace(
         input_shape=tuple(splits.input_shape), num_classes=splits.num_classes
     )
@@ -848,6 +867,8 @@ def _run_here(
         raise
     except ValueError as e:
         raise SearchError(str(e)) from None
+    # The first trial of this process pays for its data (its `seconds_data`).
+    tuner.record_data_seconds(data_seconds)
     if _stored_json(directory) != settings.to_json():
         # New, a grown budget, or a search.json of an older form.
         _write_settings(directory, settings)

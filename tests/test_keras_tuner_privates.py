@@ -17,6 +17,7 @@ EXPECTED = {
     "module:keras_tuner.src.utils": {"save_json", "load_json"},
     "module:keras_tuner.src.config": {"DEBUG"},
     "module:keras_tuner.src.engine.oracle": {"LOCKS", "THREADS"},
+    "module:keras_tuner.src.engine.tuner_utils": {"SaveBestEpoch"},
     "oracle": {
         "_retry_queue",
         "_run_times",
@@ -37,7 +38,7 @@ EXPECTED = {
         "_check_consecutive_failures",
     },
     "BaseTuner": {"_is_worker", "_get_tuner_fname"},
-    "Tuner": {"_try_build"},
+    "Tuner": {"_try_build", "_build_and_fit_model"},
 }
 
 

@@ -21,6 +21,7 @@ from keras_tuner.src import backend as _backend
 from keras_tuner.src import config as _config
 from keras_tuner.src import utils as _utils
 from keras_tuner.src.engine import oracle as _oracle_module
+from keras_tuner.src.engine import tuner_utils as _tuner_utils
 
 SUPPORTED_VERSIONS = ">=1.4.7,<1.5"
 
@@ -52,7 +53,12 @@ PRIVATES = (
     ("Oracle", "_project_dir", "where the strategy's files go"),
     ("Oracle", "_get_oracle_fname", "oracle.json's path"),
     ("Oracle", "_get_trial_dir", "trial.json's folder"),
-    ("Oracle", "_save_trial", "overridden: atomic trial.json with the strategy note"),
+    (
+        "Oracle",
+        "_save_trial",
+        "overridden: atomic trial.json with the strategy note; written again "
+        "with a trial's phase times once its files are saved",
+    ),
     (
         "Oracle",
         "_check_consecutive_failures",
@@ -61,6 +67,17 @@ PRIVATES = (
     ("BaseTuner", "_is_worker", "the tuner's save: only the chief saves the oracle"),
     ("BaseTuner", "_get_tuner_fname", "the tuner's save: <tuner_id>.json"),
     ("Tuner", "_try_build", "overridden: a model that fails to build is FAILED"),
+    (
+        "Tuner",
+        "_build_and_fit_model",
+        "overridden (keras-tuner's documented hook): a search without weight "
+        "checkpoints",
+    ),
+    (
+        "module:keras_tuner.src.engine.tuner_utils",
+        "SaveBestEpoch",
+        "the per-epoch weight checkpoint a search may leave out",
+    ),
 )
 
 
@@ -211,6 +228,18 @@ def oracle_file(oracle):
 
 def trial_dir(oracle, trial_id):
     return oracle._get_trial_dir(trial_id)
+
+
+def save_trial(oracle, trial):
+    """Writes `trial`'s trial.json as the oracle does."""
+    oracle._save_trial(trial)
+
+
+def without_weight_checkpoints(callbacks):
+    """`callbacks` without keras-tuner's per-epoch weight checkpoint (the
+    `SaveBestEpoch` that `Tuner.run_trial` adds; only `Tuner.load_model`
+    and `get_best_models` read its file)."""
+    return [c for c in callbacks or [] if not isinstance(c, _tuner_utils.SaveBestEpoch)]
 
 
 def without_files(oracle):

@@ -26,6 +26,7 @@ from tuner_plugins import _keras_tuner as kt
 from tuner_plugins import strategy as strategy_lib
 from tuner_plugins.failures import TrialFailureMixin
 from tuner_plugins.oracle import NASOracle, save_json
+from tuner_plugins.phases import TrialPhasesMixin
 
 
 def _check_tuner_kwargs(kwargs):
@@ -37,13 +38,15 @@ def _check_tuner_kwargs(kwargs):
         fail("max_model_size", "an integer >= 1 (parameters) or None", size)
 
 
-class NASTuner(TrialFailureMixin, keras_tuner.Tuner):
+class NASTuner(TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
     """A keras-tuner Tuner whose oracle is a `NASOracle` with any strategy.
 
     Trials whose model fails to build, runs out of memory or (with
     `NASNetHyperModel`) whose loss becomes NaN end as FAILED with a one-line
     reason in `trial.message`, and the search goes on; see
-    `tuner_plugins.failures`.
+    `tuner_plugins.failures`. Each trial records its seconds per phase
+    (build, trace, train, validation, save, decision, total) as metrics
+    `seconds_<phase>`; see `tuner_plugins.phases`.
 
     Args:
         hypermodel: a `keras_tuner.HyperModel` (e.g. `NASNetHyperModel`) or a
