@@ -5,6 +5,7 @@ The paper's workflow, one command each:
     keras-nasnet search --dataset fashion_mnist --strategy evolution --directory runs/s1
     keras-nasnet show --from-search runs/s1 --output runs/s1/diagrams
     keras-nasnet report runs/s1 --output runs/s1/report.html
+    keras-nasnet final runs/s1 --cells-per-stack 2 --filters 16
     keras-nasnet train --from-search runs/s1 --cells-per-stack 2 --filters 16 --epochs 5 --output best.keras
     keras-nasnet export best.keras --saved-model exported/best/1
 

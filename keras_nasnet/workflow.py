@@ -21,6 +21,10 @@ One function, `search`, runs what `keras-nasnet search` runs, from Python:
 - it returns a `SearchResult`: the trials, the best genotypes, and
   `write_report(...)` for the HTML/Markdown report.
 
+After the search, `final_training` (what `keras-nasnet final` runs) enlarges
+the best cells, trains them and NASNet-A identically, tests them and writes
+`final.json`, which the report shows.
+
 `make_hypermodel` and `make_tuner` are the building blocks, for a search run
 in your own loop (the benchmarks use them for distributed workers).
 
