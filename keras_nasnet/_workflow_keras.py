@@ -376,3 +376,58 @@ def run_search(tuner, *fit_args, **fit_kwargs):
     except TooManyFailedTrialsError as e:
         raise workflow.SearchStoppedError(str(e), e.reasons) from e
     return True
+
+
+def final_recipe(final, *, run_eagerly=False):
+    """The recipe of `workflow.final_training`: `SEARCH_PROXY` at the size
+    and length of `final` (a `workflow.FinalSettings`)."""
+    import dataclasses
+
+    from keras_nasnet import training
+
+    return dataclasses.replace(
+        training.SEARCH_PROXY,
+        cells_per_stack=final.cells_per_stack,
+        filters=final.filters,
+        epochs=final.epochs,
+        batch_size=final.batch_size,
+        learning_rate=final.learning_rate,
+        run_eagerly=run_eagerly,
+        source="keras-nasnet's final training after a search: SEARCH_PROXY "
+        "enlarged and lengthened (workflow.FinalSettings)",
+    )
+
+
+def train_final(genotype, splits, recipe, *, seed, on_epoch_end=None):
+    """Trains `genotype` from scratch with `recipe` and tests it.
+
+    Every model starts from the same seed (`keras.utils.set_random_seed`),
+    so two genotypes are trained identically but for their cells.
+
+    Returns:
+        `{"genotype", "params", "test_accuracy", "validation_accuracy",
+        "seconds"}` (an accuracy is None where its split is absent), a
+        result of `final.json` without its label.
+    """
+    from keras_nasnet import training
+
+    started = time.monotonic()
+    keras.utils.set_random_seed(seed)
+    network = training.build_model(genotype, splits, recipe)
+    callbacks = [] if on_epoch_end is None else [EpochEvents(on_epoch_end)]
+    result = training.train(
+        network, splits, recipe, callbacks=callbacks, verbose=0, seed=seed
+    )
+    validation = result.history.get("val_accuracy")
+    entry = {
+        "genotype": str(genotype),
+        "params": int(network.count_params()),
+        "test_accuracy": None
+        if result.test is None
+        else float(result.test["accuracy"]),
+        "validation_accuracy": float(validation[-1]) if validation else None,
+        "seconds": time.monotonic() - started,
+    }
+    del result, network
+    keras.backend.clear_session()
+    return entry

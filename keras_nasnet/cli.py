@@ -5,6 +5,7 @@ The paper's workflow, one command each:
     keras-nasnet search --dataset fashion_mnist --strategy evolution --directory runs/s1
     keras-nasnet show --from-search runs/s1 --output runs/s1/diagrams
     keras-nasnet report runs/s1 --output runs/s1/report.html
+    keras-nasnet final runs/s1 --cells-per-stack 2 --filters 16
     keras-nasnet train --from-search runs/s1 --cells-per-stack 2 --filters 16 --epochs 5 --output best.keras
     keras-nasnet export best.keras --saved-model exported/best/1
 
@@ -376,6 +377,38 @@ def cmd_train(args):
             f"test accuracy {accuracy:.4f}, saved {output}",
             flush=True,
         )
+    return 0
+
+
+# ---------------------------------------------------------------- final
+
+
+def cmd_final(args):
+    given = {
+        name: getattr(args, name)
+        for name in (
+            "cells_per_stack",
+            "filters",
+            "epochs",
+            "batch_size",
+            "train_images",
+            "learning_rate",
+            "top_k",
+        )
+        if getattr(args, name) is not None
+    }
+    if args.reference is not None:
+        given["reference"] = None if args.reference == "none" else args.reference
+    try:
+        workflow.final_training(
+            args.directory,
+            given,
+            overwrite=args.overwrite,
+            progress=True,
+            run_eagerly=args.eager,
+        )
+    except workflow.SearchError as e:
+        raise _search_error(e) from None
     return 0
 
 
@@ -787,6 +820,68 @@ def build_parser():
     )
     p.add_argument("--verbose", action="store_true", help="Keras's per-epoch output")
     p.set_defaults(func=cmd_train)
+
+    f = workflow.FinalSettings()
+    p = sub.add_parser(
+        "final",
+        help="enlarge the best cells of a search, train them and NASNet-A "
+        "identically, print their test accuracy side by side",
+        description="The search's last step, as the papers do it: stack the best "
+        "cells of a search into a larger network, train it from scratch on the "
+        "training split (without the search's validation images) with the "
+        "search's own short recipe (SGD-Nesterov, warmup, cosine), evaluate it on "
+        "the test split, and train a published cell identically as the reference "
+        "point. Writes final.json in the search directory, which `keras-nasnet "
+        "report` shows. A rerun trains only what is missing.",
+    )
+    p.add_argument("directory", metavar="DIR", help="a search directory")
+    p.add_argument(
+        "--cells-per-stack",
+        type=_positive_int,
+        help=_default("N of the enlarged network", f.cells_per_stack),
+    )
+    p.add_argument(
+        "--filters",
+        type=_positive_int,
+        help=_default("F of the enlarged network", f.filters),
+    )
+    p.add_argument("--epochs", type=_positive_int, help=_default("", f.epochs))
+    p.add_argument("--batch-size", type=_positive_int, help=_default("", f.batch_size))
+    p.add_argument(
+        "--train-images",
+        type=_positive_int,
+        help=_default(
+            "a random subset of the training images; the search's validation "
+            "images are never among them",
+            "all",
+        ),
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        help=_default("peak learning rate", f.learning_rate),
+    )
+    p.add_argument(
+        "--top-k",
+        type=_positive_int,
+        help=_default("train the K best trials", f.top_k),
+    )
+    p.add_argument(
+        "--reference",
+        choices=(*workflow.REFERENCE_CELLS, "none"),
+        help=_default("the published cell trained identically", f.reference),
+    )
+    p.add_argument(
+        "--eager",
+        action="store_true",
+        help="train eagerly (faster for a handful of steps of a tiny model)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="train everything again, replacing final.json",
+    )
+    p.set_defaults(func=cmd_final)
 
     p = sub.add_parser(
         "export",

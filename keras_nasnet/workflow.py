@@ -21,6 +21,10 @@ One function, `search`, runs what `keras-nasnet search` runs, from Python:
 - it returns a `SearchResult`: the trials, the best genotypes, and
   `write_report(...)` for the HTML/Markdown report.
 
+After the search, `final_training` (what `keras-nasnet final` runs) enlarges
+the best cells, trains them and NASNet-A identically, tests them and writes
+`final.json`, which the report shows.
+
 `make_hypermodel` and `make_tuner` are the building blocks, for a search run
 in your own loop (the benchmarks use them for distributed workers).
 
@@ -63,6 +67,7 @@ from keras_nasnet.progress import (
     SearchBegin,
     SearchCallback,
     SearchEnd,
+    format_duration,
 )
 from keras_nasnet.space import ops as ops_lib
 
@@ -1069,6 +1074,331 @@ def _child_main(argv):
         except KeyboardInterrupt:
             return _INTERRUPTED
     return 0 if finished else _MORE_TRIALS
+
+
+# ---------------------------------------------------------------- final training
+
+# The published cells `FinalSettings.reference` may name -> their label in
+# final.json.
+REFERENCE_CELLS = {
+    "nasnet_a": "NASNet-A",
+    "amoebanet_a": "AmoebaNet-A",
+    "amoebanet_c": "AmoebaNet-C",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FinalSettings:
+    """The final training of a search's best cells: enlarge, train, test.
+
+    The papers' last step (Zoph et al. 2018, section 4; Real et al. 2019,
+    section 4): the best cells of the search are stacked into a larger
+    network, trained from scratch, and evaluated on the test split, which
+    the search never saw; a published cell trained identically is the
+    reference point. Here the recipe is the search's own, `SEARCH_PROXY`
+    (SGD-Nesterov, warmup, cosine), at the size and length given, on the
+    search's training split minus its validation images (the same held-out
+    images the trials were scored on): a short final run, not the papers'
+    600 epochs (`keras-nasnet train --recipe nasnet_cifar` runs those).
+
+    Args:
+        cells_per_stack: N of the enlarged network.
+        filters: F of the enlarged network.
+        epochs: training epochs.
+        batch_size: images per step.
+        train_images: training images, a random subset of the training split
+            without the search's validation images; None: all of them.
+        learning_rate: peak learning rate of the warmup-then-cosine schedule.
+        top_k: how many of the search's best trials to train.
+        reference: the published cell trained identically beside them
+            (`nasnet_a`, `amoebanet_a`, `amoebanet_c`), or None for none.
+
+    Raises:
+        ValueError: naming the first invalid argument.
+
+    Example:
+
+    >>> FinalSettings(filters=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid value received for argument `filters`. Expected an integer >= 2. Received: filters=0
+    """
+
+    cells_per_stack: int = 2
+    filters: int = 16
+    epochs: int = 1
+    batch_size: int = 64
+    train_images: int | None = None
+    learning_rate: float = 0.1
+    top_k: int = 1
+    reference: str | None = "nasnet_a"
+
+    def __post_init__(self):
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        for name, minimum in (
+            ("cells_per_stack", 1),
+            ("filters", 2),
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("top_k", 1),
+        ):
+            put(name, check_int(name, getattr(self, name), minimum))
+        if self.train_images is not None:
+            put("train_images", check_int("train_images", self.train_images, 1))
+        put(
+            "learning_rate",
+            _check_real("learning_rate", self.learning_rate, 0, math.inf),
+        )
+        if self.reference is not None:
+            _check_choice("reference", self.reference, tuple(REFERENCE_CELLS))
+
+    def to_json(self):
+        """These settings as a JSON-safe dict (what final.json's recipe holds)."""
+        return dataclasses.asdict(self)
+
+
+def _final_settings_of(given):
+    if given is None:
+        return FinalSettings()
+    if isinstance(given, FinalSettings):
+        return given
+    names = [f.name for f in dataclasses.fields(FinalSettings)]
+    if not isinstance(given, dict):
+        fail("settings", "a FinalSettings, a dict of its fields, or None", given)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        fail("settings", f"only the fields {names}", unknown)
+    return FinalSettings(**given)
+
+
+def read_final(directory):
+    """The content of the `final.json` in the search `directory`, or None.
+
+    Raises:
+        SearchError: if it is unreadable or not in the report's form.
+    """
+    from keras_nasnet import report
+
+    path = os.path.join(os.fspath(directory), report.FINAL_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            final = json.load(f)
+    except (OSError, ValueError) as e:
+        final, error = None, e
+    else:
+        error = "not a dict with a `recipe` dict and a `results` list"
+    if not (
+        isinstance(final, dict)
+        and isinstance(final.get("recipe"), dict)
+        and isinstance(final.get("results"), list)
+        and all(isinstance(r, dict) for r in final["results"])
+    ):
+        raise SearchError(
+            f"{path} is unreadable or corrupt ({error}); delete it, or pass "
+            "--overwrite (overwrite=True) to train again"
+        )
+    return final
+
+
+def _final_candidates(result, final):
+    """`(label, genotype text)` of the models to train: the best trials,
+    then the reference."""
+    best = result.best_trials(final.top_k)
+    if not best:
+        raise SearchError(
+            f"search {result.directory!r} has no completed trial yet; run or "
+            "resume it first (`keras-nasnet search --resume`)"
+        )
+    candidates = [(f"trial {t.trial_id}", str(t.genotype)) for t in best]
+    if final.reference is not None:
+        from keras_nasnet import genotypes
+
+        candidates.append(
+            (REFERENCE_CELLS[final.reference], str(genotypes.get(final.reference)))
+        )
+    return candidates
+
+
+def _accuracy_text(value):
+    return "-" if value is None else format(value, ".4f")
+
+
+def _final_summary(final, write):
+    results = final["results"]
+    width = max(len(r["label"]) for r in results)
+    write("test accuracy of each model after the same final training:")
+    for r in results:
+        write(
+            f"  {r['label']:<{width}}  test {_accuracy_text(r.get('test_accuracy'))}"
+            f"  validation {_accuracy_text(r.get('validation_accuracy'))}  "
+            f"{r['params']:,} parameters  {format_duration(r['seconds'])}"
+        )
+
+
+def final_training(
+    directory, settings=None, *, overwrite=False, progress=True, run_eagerly=False
+):
+    """Enlarges the best cells of a search, trains them, tests them.
+
+    Trains the `settings.top_k` best trials' genotypes and the reference
+    cell (NASNet-A by default), each from the same seed with the same
+    recipe (`FinalSettings`), evaluates each on the test split, and writes
+    `final.json` in the search directory, the form `keras-nasnet report`
+    shows (`keras_nasnet.report.Search.final`):
+    `{"recipe": {...}, "results": [{"label", "genotype", "params",
+    "test_accuracy", "validation_accuracy", "seconds"}, ...]}`; the recipe
+    holds the settings, the search's proxy size, the recipe preset and the
+    number of images of each split.
+
+    `final.json` is rewritten after each model, so that a run stopped half
+    way keeps what it trained: a rerun with the same settings trains only
+    the models missing (a new best trial, after a resumed search, is one),
+    and one with nothing missing trains nothing and says so.
+
+    Args:
+        directory: a search directory (`search`'s).
+        settings: a `FinalSettings`, a dict of some of its fields, or None
+            for the defaults.
+        overwrite: train everything again, replacing a `final.json` (needed
+            when it holds a final training with other settings).
+        progress: True prints lines to stdout, a text stream prints there,
+            False or None is silent.
+        run_eagerly: train eagerly (for tiny models, where tracing costs
+            more than it saves).
+
+    Returns:
+        The content of `final.json`.
+
+    Raises:
+        SearchError: no search or no completed trial in `directory`, invalid
+            settings, or a `final.json` that is corrupt or holds other
+            settings (without `overwrite`). Raised before anything is
+            trained or written.
+    """
+    from keras_nasnet import report
+
+    directory = os.fspath(directory)
+    if progress is True:
+        stream = sys.stdout
+    elif progress is None or progress is False:
+        stream = None
+    elif hasattr(progress, "write"):
+        stream = progress
+    else:
+        fail("progress", "True, False/None or a text stream", progress)
+    printer = None if stream is None else PrintProgress(stream, prefix="[final]")
+
+    def write(text):
+        for line in text.splitlines() if stream is not None else ():
+            print(f"[final] {line}", file=stream, flush=True)
+
+    search_settings = read_settings(directory)
+    try:
+        final = _final_settings_of(settings)
+    except ValueError as e:
+        raise SearchError(str(e)) from None
+    try:
+        stored = read_final(directory)
+    except SearchError:
+        if not overwrite:
+            raise
+        # Damaged, and to be replaced: the search's report cannot read it.
+        os.remove(os.path.join(directory, report.FINAL_FILE))
+    if overwrite:
+        stored = None
+    result = SearchResult.from_directory(directory)
+    candidates = _final_candidates(result, final)
+    if stored is not None:
+        kept = {k: stored["recipe"].get(k) for k in final.to_json()}
+        if kept != final.to_json():
+            listed = ", ".join(
+                f"{k}={v!r} (stored: {kept[k]!r})"
+                for k, v in final.to_json().items()
+                if kept[k] != v
+            )
+            raise SearchError(
+                f"{os.path.join(directory, report.FINAL_FILE)} holds a final "
+                f"training with other settings: {listed}. Pass --overwrite "
+                "(overwrite=True) to train again with these"
+            )
+    done = {}
+    for entry in (stored or {}).get("results", []):
+        done[(entry.get("label"), entry.get("genotype"))] = entry
+    todo = [c for c in candidates if c not in done]
+    if not todo:
+        write(
+            f"already trained ({os.path.join(directory, report.FINAL_FILE)}); "
+            "nothing to retrain (pass --overwrite to train again)"
+        )
+        _final_summary(stored, write)
+        return stored
+    import_backend_quietly()
+    splits = load_splits(
+        search_settings.dataset,
+        search_settings.data_dir,
+        validation_images=search_settings.validation_images,
+        train_images=final.train_images,
+        seed=search_settings.seed,
+    )
+    from keras_nasnet import _workflow_keras
+
+    recipe = _workflow_keras.final_recipe(final, run_eagerly=run_eagerly)
+    images = len(splits.train[0])
+    steps = recipe.steps_per_epoch(images)
+    record = {
+        "recipe": {
+            **final.to_json(),
+            "preset": "search_proxy",
+            "search_cells_per_stack": search_settings.cells_per_stack,
+            "search_filters": search_settings.filters,
+            "dataset": splits.name,
+            # The images used (`train_images` is the request; None: all).
+            "training_images": images,
+            "validation_images": len(splits.validation[0]),
+            "test_images": None if splits.test is None else len(splits.test[0]),
+            "seed": search_settings.seed,
+        },
+        "results": [],
+    }
+    write(
+        f"{len(todo)} of {len(candidates)} models to train from scratch, enlarged "
+        f"from the search's N={search_settings.cells_per_stack}, "
+        f"F={search_settings.filters} to N={final.cells_per_stack}, "
+        f"F={final.filters}: each {final.epochs} epochs x {steps:,} steps of "
+        f"{final.batch_size} images ({images:,} training images), then the test "
+        "split; a line per epoch with the time left"
+    )
+    trained = {}
+    for number, (label, genotype) in enumerate(todo, start=1):
+        write(f"{label} ({number}/{len(todo)}): {genotype}")
+        entry = _workflow_keras.train_final(
+            genotype,
+            splits,
+            recipe,
+            seed=search_settings.seed,
+            on_epoch_end=None if printer is None else printer.on_epoch_end,
+        )
+        entry = trained[label, genotype] = {"label": label, **entry}
+        write(
+            f"{label}: test accuracy {_accuracy_text(entry['test_accuracy'])}, "
+            f"validation {_accuracy_text(entry['validation_accuracy'])}, "
+            f"{entry['params']:,} parameters, {format_duration(entry['seconds'])}"
+        )
+        record["results"] = [
+            done.get(c) or trained[c] for c in candidates if c in done or c in trained
+        ]
+        _atomic.write_json(
+            os.path.join(directory, report.FINAL_FILE),
+            record,
+            durable=True,
+            indent=2,
+        )
+    _final_summary(record, write)
+    return record
 
 
 # ---------------------------------------------------------------- quiet startup
