@@ -221,8 +221,8 @@ class CostAwareMixin:
             costs[objectives_lib.PARAMS] = float(model.count_params())
             try:
                 costs[objectives_lib.MACS] = float(measure.count_macs(model))
-            except ValueError:
-                pass
+            except (ValueError, TypeError):
+                pass  # unbuilt layers, or sizes known only at run time
             self._check(costs, "built, not trained")
         if self.measure_latency and objectives_lib.LATENCY not in costs:
             costs[objectives_lib.LATENCY] = self._latency(model, hp)

@@ -985,10 +985,12 @@ def check_budgets(space, constraints, cost_model, seed=0):
 def find_feasible(space, cost_model, constraints, rng, max_evaluations):
     """The cheapest child of a NASNet space found, relative to the budgets.
 
-    Prices the space's smallest N and F with random cells, and random
-    children; from the cheapest, takes any one-decision change that lowers
+    Starts from cheap shapes (the smallest N and F, each block reading the
+    previous one with the same op, for every op) and random children; from
+    each start, cheapest first, takes any one-decision change that lowers
     `constraints.ratio` (first improvement) until a child is within budget,
-    none improves, or `max_evaluations` children were priced.
+    or none improves (then the next start), or `max_evaluations` children
+    were priced.
 
     Returns:
         `(values, cost, error, tried)`: the cheapest values found and their
@@ -999,38 +1001,66 @@ def find_feasible(space, cost_model, constraints, rng, max_evaluations):
     evaluations = 0
 
     def price(values):
+        """The ratio of `values` (inf if unpriced); keeps the best."""
         nonlocal evaluations
         evaluations += 1
         try:
             cost = cost_model.cost(values)
         except ValueError as e:
             best[3] = f"{type(e).__name__}: {e}"
-            return False
+            return float("inf")
         ratio = constraints.ratio(cost.params, cost.macs)
         if ratio < best[2]:
             best[:3] = values, cost, ratio
-            return True
-        return False
+        return ratio
 
     smallest = {}
     for hp in space.space:
         if hp.name in (CELLS_PER_STACK, FILTERS):
             choices = candidate_values(hp)
             smallest[hp.name] = min(choices) if choices else hp.min_value
-    price(complete_values(space, smallest, rng))
-    while best[2] > 1 and evaluations < min(16, max_evaluations):
-        price(complete_values(space, {}, rng))
-    while best[2] > 1 and best[0] is not None and evaluations < max_evaluations:
-        improved = False
-        for name, value in list(one_changes(space, best[0])):
-            if evaluations >= max_evaluations:
-                break
-            if price(complete_values(space, {**best[0], name: value}, rng)):
-                improved = True
-                break
-        if not improved:
+    starts = [complete_values(space, {**smallest, **c}, rng) for c in _chains(space)]
+    starts += [complete_values(space, smallest, rng)]
+    starts += [complete_values(space, {}, rng) for _ in range(8)]
+    priced = sorted(
+        ((price(v), i, v) for i, v in enumerate(starts)), key=lambda x: x[:2]
+    )
+    for ratio, _, values in priced:
+        # Descend from this start until within budget or stuck.
+        while best[2] > 1 and ratio < float("inf"):
+            for name, value in list(one_changes(space, values)):
+                if evaluations >= max_evaluations:
+                    return best[0], best[1], best[3], evaluations
+                child = complete_values(space, {**values, name: value}, rng)
+                child_ratio = price(child)
+                if child_ratio < ratio:
+                    values, ratio = child, child_ratio
+                    break
+            else:
+                break  # a local minimum
+        if best[2] <= 1:
             break
     return best[0], best[1], best[3], evaluations
+
+
+def _chains(space):
+    """Cell decisions in which each block reads the previous block twice
+    (the first reads both cell inputs) with one op, for each op: children
+    with a single narrow output, the cheap corner of the space."""
+    names = {hp.name for hp in space.space}
+    num_blocks = decisions.num_blocks_in(names)
+    op_hp = decisions.hp_name("normal", 0, "op_a")
+    ops = next((hp.values for hp in space.space if hp.name == op_hp), ())
+    for op in ops:
+        values = {}
+        for cell in decisions.CELL_NAMES:
+            for b in range(num_blocks):
+                values[decisions.hp_name(cell, b, "input_a")] = 0 if b == 0 else b + 1
+                values[decisions.hp_name(cell, b, "input_b")] = 1 if b == 0 else b + 1
+                values[decisions.hp_name(cell, b, "op_a")] = op
+                values[decisions.hp_name(cell, b, "op_b")] = op
+                values[decisions.hp_name(cell, b, "combine")] = "add"
+        yield values
 
 
 class _Rejected:
