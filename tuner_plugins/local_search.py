@@ -12,7 +12,8 @@ On a NASNet space a neighbour is the parent with one hidden-state or one op
 mutation (AmoebaNet's, without the identity), or one other searchable
 hyperparameter changed; on any other space, one hyperparameter changed (a
 continuous one takes keras-tuner's 10 grid values). Conditional
-hyperparameters that a change activates are sampled.
+hyperparameters that a change activates are sampled. Under a before-build
+budget (`NASOracle(constraints=...)`) the neighbourhood is its feasible part.
 
 The state is the trials: each trial the strategy proposes carries the note
 `{"run": <climb>}` (a random start) or `{"run": <climb>, "center": <trial
