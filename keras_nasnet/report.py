@@ -795,16 +795,10 @@ def write_report(
     def link(path):
         return urllib.parse.quote(os.path.relpath(path, out_dir).replace(os.sep, "/"))
 
+    # "progress": format -> path; "cost": (cost name, format -> path).
+    plots = {"progress": progress, "cost": (cost, cost_plot)}
     page = (_html_page if fmt == "html" else _markdown_page)(
-        title,
-        searches,
-        direction,
-        tops,
-        progress,
-        diagrams,
-        link,
-        param_counts,
-        (cost, cost_plot),
+        title, searches, direction, tops, plots, diagrams, link, param_counts
     )
     with open(out_path, "w", encoding="utf-8") as f:
         f.write(page)
@@ -1208,17 +1202,7 @@ def _cost_text(cost):
     )
 
 
-def _html_page(
-    title,
-    searches,
-    direction,
-    tops,
-    progress,
-    diagrams,
-    link,
-    param_counts,
-    cost_plot,
-):
+def _html_page(title, searches, direction, tops, plots, diagrams, link, param_counts):
     e = html.escape
     better = "higher" if direction == "max" else "lower"
     out = [
@@ -1246,10 +1230,11 @@ def _html_page(
         f"<p>Score of every completed trial against its trial id, and the best "
         f"so far ({better} is better).</p>",
         f'<p class="note">{e(_proxy_note(searches))}</p>',
-        f'<p><a href="{link(progress["svg"])}"><img src="{link(progress["png"])}" '
+        f'<p><a href="{link(plots["progress"]["svg"])}">'
+        f'<img src="{link(plots["progress"]["png"])}" '
         'alt="search progress"></a></p>',
     ]
-    cost, plot = cost_plot
+    cost, plot = plots["cost"]
     if plot:
         out += ["<h2>Accuracy against cost</h2>", f"<p>{e(_cost_text(cost))}</p>"]
         out += [f'<p class="note">{e(line)}</p>' for line in _budget_note(searches)]
@@ -1331,15 +1316,7 @@ def _md_table(header, rows):
 
 
 def _markdown_page(
-    title,
-    searches,
-    direction,
-    tops,
-    progress,
-    diagrams,
-    link,
-    param_counts,
-    cost_plot,
+    title, searches, direction, tops, plots, diagrams, link, param_counts
 ):
     better = "higher" if direction == "max" else "lower"
     out = [f"# {title}", "", "## Searches", ""]
@@ -1362,10 +1339,11 @@ def _markdown_page(
         "",
         _proxy_note(searches),
         "",
-        f"![search progress]({link(progress['png'])}) ([SVG]({link(progress['svg'])}))",
+        f"![search progress]({link(plots['progress']['png'])}) "
+        f"([SVG]({link(plots['progress']['svg'])}))",
         "",
     ]
-    cost, plot = cost_plot
+    cost, plot = plots["cost"]
     if plot:
         out += ["## Accuracy against cost", "", _cost_text(cost), ""]
         for line in _budget_note(searches):

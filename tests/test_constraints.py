@@ -239,17 +239,24 @@ def test_the_infeasible_count_survives_a_resume(tmp_path):
 
 
 def _hypermodel(**kwargs):
-    from tuner_plugins import NASNetHyperModel
+    # test_tuners' tiny proxy (N = 1, two-block cells, eager steps), F = 4.
+    from tests.test_tuners import _hypermodel
 
-    return NASNetHyperModel(
-        num_classes=10,
-        input_shape=(28, 28, 1),
-        num_blocks=2,
-        cells_per_stack=1,
-        filters=4,
-        run_eagerly=True,
-        **kwargs,
-    )
+    return _hypermodel(filters=4, **kwargs)
+
+
+def _recording(hypermodel, method):
+    """Wraps `hypermodel.<method>(hp, ...)`; returns the list of the values of
+    `hp` at each call, which grows as it is called."""
+    calls = []
+    original = getattr(hypermodel, method)
+
+    def recorded(hp, *args, **kwargs):
+        calls.append(dict(hp.values))
+        return original(hp, *args, **kwargs)
+
+    setattr(hypermodel, method, recorded)
+    return calls
 
 
 def _files(directory):
@@ -291,22 +298,6 @@ def test_a_budget_no_child_meets_changes_nothing_of_an_existing_search(
     assert _files(tmp_path) == before
 
 
-class _CountingHyperModel:
-    """Wraps a hypermodel's `build` to record what was built."""
-
-    @staticmethod
-    def wrap(hypermodel):
-        hypermodel.built_values = []
-        build = hypermodel.build
-
-        def counting_build(hp):
-            hypermodel.built_values.append(dict(hp.values))
-            return build(hp)
-
-        hypermodel.build = counting_build
-        return hypermodel
-
-
 @pytest.mark.slow
 def test_keras_tuners_own_tuner_fails_children_over_budget_unbuilt(tmp_path, fashion):
     from tuner_plugins import CostAwareMixin, TrialFailureMixin
@@ -327,8 +318,9 @@ def test_keras_tuners_own_tuner_fails_children_over_budget_unbuilt(tmp_path, fas
         for _ in range(200)
     )
     budget = prices[len(prices) // 2]
+    built = _recording(hypermodel, "build")
     tuner = BudgetRandomSearch(
-        _CountingHyperModel.wrap(hypermodel),
+        hypermodel,
         objective="val_accuracy",
         max_trials=6,
         seed=3,
@@ -337,7 +329,7 @@ def test_keras_tuners_own_tuner_fails_children_over_budget_unbuilt(tmp_path, fas
         directory=tmp_path,
         project_name="search",
     )
-    hypermodel.built_values.clear()  # keras-tuner builds once to read the space
+    built.clear()  # keras-tuner builds once to read the space
     (x, y), validation = fashion(16, 16)
     tuner.search(x, y, validation_data=validation, epochs=1, batch_size=16, verbose=0)
     trials = list(tuner.oracle.trials.values())
@@ -352,7 +344,7 @@ def test_keras_tuners_own_tuner_fails_children_over_budget_unbuilt(tmp_path, fas
         )
     # Only the children within budget were built, and they record their
     # costs: params equal to the built model's count.
-    assert len(hypermodel.built_values) == len(completed)
+    assert len(built) == len(completed)
     for trial in completed:
         params = trial.metrics.get_last_value("params")
         assert params <= budget
@@ -360,27 +352,12 @@ def test_keras_tuners_own_tuner_fails_children_over_budget_unbuilt(tmp_path, fas
         assert trial.metrics.exists("macs")
 
 
-class _CountingFits:
-    """Counts `fit` calls of a hypermodel."""
-
-    @staticmethod
-    def wrap(hypermodel):
-        hypermodel.fits = 0
-        fit = hypermodel.fit
-
-        def counting_fit(*args, **kwargs):
-            hypermodel.fits += 1
-            return fit(*args, **kwargs)
-
-        hypermodel.fit = counting_fit
-        return hypermodel
-
-
 @pytest.mark.slow
 def test_a_latency_budget_fails_the_trial_after_the_build_before_training(
     tmp_path, fashion
 ):
-    hypermodel = _CountingFits.wrap(_hypermodel())
+    hypermodel = _hypermodel()
+    fits = _recording(hypermodel, "fit")
     tuner = NASTuner(
         hypermodel,
         objective="val_accuracy",
@@ -396,7 +373,7 @@ def test_a_latency_budget_fails_the_trial_after_the_build_before_training(
     assert trial.status == "FAILED"
     reason = trial.message.strip().splitlines()[-1]
     assert "latency_ms > max_latency_ms=0.001 (built, not trained)." in reason
-    assert hypermodel.fits == 0
+    assert fits == []
 
 
 @pytest.mark.slow

@@ -161,15 +161,10 @@ def test_without_pareto_the_tournament_is_by_score(tmp_path):
 
 
 def test_the_front_is_the_result_and_every_objective_is_recorded(tmp_path):
-    from tuner_plugins import NASNetHyperModel, NASTuner
+    from tests.test_tuners import _hypermodel
+    from tuner_plugins import NASTuner
 
-    hypermodel = NASNetHyperModel(
-        num_classes=10,
-        input_shape=(28, 28, 1),
-        num_blocks=2,
-        cells_per_stack=1,
-        filters=8,
-    )
+    hypermodel = _hypermodel()
     tuner = NASTuner(
         hypermodel,
         objective=Pareto(["val_accuracy", "macs", "params"]),
