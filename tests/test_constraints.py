@@ -220,6 +220,29 @@ def test_cost_model_prices_a_trial_like_network_cost():
         CostModel((32, 32, 3), 10, stem="mobile")
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_resumed_budget_search_proposes_what_an_uninterrupted_one_does(
+    tmp_path, strategy
+):
+    budget, total = {"max_params": _budget(0.3)}, 16
+
+    def run(oracle, num):
+        proposals = []
+        for _ in range(num):
+            trial = oracle.create_trial("tuner0")
+            values = trial.hyperparameters.values
+            proposals.append(values)
+            _oracles.finish(oracle, trial, _oracles.matches(values, {}) / 40)
+        return proposals
+
+    straight = run(_oracle(tmp_path, strategy, project="a", constraints=budget), total)
+    first = _oracle(tmp_path, strategy, project="b", constraints=budget)
+    proposals = run(first, 7)
+    resumed = _oracle(tmp_path, strategy, project="b", constraints=budget)
+    resumed.reload()
+    assert proposals + run(resumed, total - 7) == straight
+
+
 def test_the_infeasible_count_survives_a_resume(tmp_path):
     budget = _budget(0.2)
     oracle = _oracle(tmp_path, "evolution", constraints={"max_params": budget})

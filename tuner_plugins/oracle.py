@@ -374,7 +374,9 @@ class NASOracle(keras_tuner.Oracle):
         if cost is None:
             try:
                 cost = self.cost_model.cost(values)
-            except ValueError as e:
+            except (ValueError, TypeError, KeyError) as e:
+                # Values that spell no child: never an exception under the
+                # lock; a budget then refuses them, saying why.
                 cost = f"{type(e).__name__}: {e}"
             if len(self._costs) >= _COST_CACHE_SIZE:
                 self._costs = {}
