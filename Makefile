@@ -18,14 +18,17 @@ check: setup lint
 	$(PY) -m pytest -n 2 --dist loadfile -m "not slow" --durations=10
 
 # The main job: a real aging-evolution search of NASNet cells on offline
-# Fashion-MNIST (about 10 minutes on a laptop CPU), then the best genotype,
-# its cell diagrams and the search report. Continues an earlier run of itself.
+# Fashion-MNIST on the CPU (its measured time, from a fresh clone, is in
+# benchmarks/results/readme_commands.json), then the best genotype, its cell
+# diagrams and the search report. Continues an earlier run of itself: with
+# --resume when $(SEARCH_DIR) holds a search (`search --resume` never starts
+# a new one).
 search: setup
 	$(VENV)/bin/keras-nasnet search --dataset fashion_mnist --strategy evolution \
 	  --max-trials 6 --population-size 3 --sample-size 2 \
 	  --cells-per-stack 1 --filters 8 --epochs 1 \
 	  --train-images 2000 --validation-images 500 \
-	  --directory $(SEARCH_DIR) --resume
+	  --directory $(SEARCH_DIR) $(if $(wildcard $(SEARCH_DIR)/search.json),--resume)
 	$(VENV)/bin/keras-nasnet show --from-search $(SEARCH_DIR) --output $(SEARCH_DIR)/diagrams --overwrite
 	$(VENV)/bin/keras-nasnet report $(SEARCH_DIR) --output $(SEARCH_DIR)/report.html --overwrite
 

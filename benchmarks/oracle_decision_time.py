@@ -30,6 +30,7 @@ import keras_tuner
 import numpy as np
 
 from keras_nasnet.space import decisions, sampling
+from tuner_plugins import _keras_tuner
 from tuner_plugins.oracle import NASOracle
 
 TARGET_MS = 20.0
@@ -75,7 +76,7 @@ def bench_strategy(strategy, sizes, repeats, directory):
         oracle = keras_tuner.oracles.RandomSearchOracle(**kwargs)
     else:
         oracle = NASOracle(strategy=strategy, **kwargs)
-    oracle._set_project_dir(directory, strategy)
+    _keras_tuner.set_project_dir(oracle, directory, strategy)
     oracle.verbose = 0
     populate = _Timed(oracle.populate_space)
     oracle.populate_space = populate
@@ -83,16 +84,15 @@ def bench_strategy(strategy, sizes, repeats, directory):
     if strategy != REFERENCE:
         on_end = _Timed(oracle.strategy.on_trial_end)
         oracle.strategy.on_trial_end = on_end
-    save_trial, save = oracle._save_trial, oracle.save
 
     results = {}
     for size in sorted(sizes):
         # Fill without files: keras-tuner rewrites oracle.json (all trial ids
         # and hashes) twice per trial, which makes filling quadratic.
-        oracle._save_trial, oracle.save = (lambda trial: None), (lambda: None)
+        restore_files = _keras_tuner.without_files(oracle)
         while len(oracle.end_order) < size:
             _one_trial(oracle, target)
-        oracle._save_trial, oracle.save = save_trial, save
+        restore_files()
         oracle.save()
         totals, strategy_times, updates = [], [], []
         for _ in range(repeats):

@@ -12,14 +12,17 @@ min/max and the interquartile range over seeds of best-so-far at each trial
 count, the final median best, and the number of trials each strategy's median
 curve needs to reach random search's final median best.
 
-The data split is the same for every search (seed 0: `--validation-images`
-held out from the training images, then `--train-images` of the rest); the
-search seed changes the strategy's proposals and, through
-`keras.utils.set_random_seed`, the children's initial weights, which are the
-same across strategies for one seed. Searches alternate strategies within a
-seed, so a change in machine load touches every strategy alike. Each search
-runs in its own temporary directory, `executions_per_trial=1`, `verbose=0`,
-with a progress line per trial on stderr. The JSON is rewritten after each
+Each search is `keras_nasnet.workflow.search` (what `keras-nasnet search`
+runs) on data loaded once. The data split is the same for every search (seed
+0: `--validation-images` held out from the training images, then
+`--train-images` of the rest); the search seed changes the strategy's
+proposals and the children's initial weights (the workflow seeds trial k from
+`(seed, k)`, so trial k starts alike for every strategy of one seed). The
+cells are the NASNet paper's space (each block also chooses add or concat;
+`--no-search-combine` for AmoebaNet's add-only one). Searches alternate
+strategies within a seed, so a change in machine load touches every strategy
+alike. Each search runs in its own temporary directory, with a progress line
+per trial on stderr. The JSON is rewritten after each
 search, so `--resume` continues a run that was stopped (e.g. by a 10-minute
 limit per command) without repeating finished searches.
 
@@ -75,7 +78,9 @@ import time
 import _common
 import numpy as np
 
-STRATEGIES = ("evolution", "controller", "random", "bayesian")
+from keras_nasnet import progress, workflow
+
+STRATEGIES = workflow.strategy_names()
 REFERENCE = "random"
 OBJECTIVE = "val_accuracy"
 TARGETS = (
@@ -111,6 +116,12 @@ def add_proxy_arguments(parser):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument(
+        "--search-combine",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="each block also chooses add or concat (the NASNet paper's space)",
+    )
+    parser.add_argument(
         "--eager", action="store_true", help="train eagerly (tiny CPU proxies)"
     )
     parser.add_argument(
@@ -139,6 +150,7 @@ def proxy_settings(args):
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
+        "search_combine": args.search_combine,
         "eager": args.eager,
         "xla": args.xla,
         "max_trials": args.max_trials,
@@ -152,87 +164,46 @@ def proxy_settings(args):
 
 
 def load_data(settings, data_dir):
-    from keras_nasnet import data
-
-    return data.load(
+    return workflow.load_splits(
         settings["dataset"],
-        data_dir=data_dir,
-        validation_size=settings["validation_images"],
-        subset=settings["train_images"],
+        data_dir,
+        validation_images=settings["validation_images"],
+        train_images=settings["train_images"],
         seed=0,
     )
 
 
-def make_hypermodel(settings, splits):
-    from tuner_plugins import NASNetHyperModel
-
-    return NASNetHyperModel(
-        num_classes=splits.num_classes,
-        input_shape=splits.input_shape,
-        num_blocks=settings["num_blocks"],
+def search_settings(settings, strategy, seed, splits):
+    """The `workflow.SearchSettings` of one search of this benchmark."""
+    options = {
+        "evolution": {
+            "population_size": settings["population_size"],
+            "sample_size": settings["sample_size"],
+        },
+        "controller": {
+            "batch_size": settings["controller_batch_size"],
+            "learning_rate": settings["controller_learning_rate"],
+        },
+        "bayesian": {"num_initial_points": settings["bayesian_initial_points"]},
+    }.get(strategy, {})
+    return workflow.SearchSettings(
+        dataset=settings["dataset"],
+        strategy=strategy,
+        strategy_options=options,
+        max_trials=settings["max_trials"],
+        objective=OBJECTIVE,
         cells_per_stack=settings["cells_per_stack"],
         filters=settings["filters"],
+        num_blocks=settings["num_blocks"],
+        search_combine=settings["search_combine"],
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
+        train_images=settings["train_images"],
+        validation_images=settings["validation_images"],
         learning_rate=settings["learning_rate"],
-        jit_compile=True if settings["xla"] else False,
-        run_eagerly=settings["eager"],
-    )
-
-
-def tuner_class(strategy, on_trial_end=None):
-    """The strategy's tuner class, calling `on_trial_end(tuner, trial)` after
-    keras-tuner's own bookkeeping of each trial."""
-    import keras_tuner
-
-    import tuner_plugins
-
-    base = {
-        "evolution": tuner_plugins.AgingEvolution,
-        "controller": tuner_plugins.RNNController,
-        "random": keras_tuner.RandomSearch,
-        "bayesian": keras_tuner.BayesianOptimization,
-    }[strategy]
-    if on_trial_end is None:
-        return base
-
-    class Recorded(base):
-        def on_trial_end(self, trial):
-            super().on_trial_end(trial)
-            on_trial_end(self, trial)
-
-    Recorded.__name__ = f"Recorded{base.__name__}"
-    return Recorded
-
-
-def make_tuner(
-    strategy, settings, hypermodel, seed, directory, project, cls=None, overwrite=True
-):
-    """The strategy's tuner over `hypermodel`, with the settings' budget and
-    strategy options. `overwrite=False` for processes sharing one project."""
-    extra = {
-        "evolution": dict(
-            population_size=settings["population_size"],
-            sample_size=settings["sample_size"],
-        ),
-        "controller": dict(
-            controller_batch_size=settings["controller_batch_size"],
-            controller_learning_rate=settings["controller_learning_rate"],
-        ),
-        "random": {},
-        "bayesian": dict(num_initial_points=settings["bayesian_initial_points"]),
-    }[strategy]
-    cls = cls or tuner_class(strategy)
-    return cls(
-        hypermodel=hypermodel,
-        objective=OBJECTIVE,
-        max_trials=settings["max_trials"],
         seed=seed,
-        executions_per_trial=1,
-        directory=directory,
-        project_name=project,
-        overwrite=overwrite,
-        **extra,
+        input_shape=tuple(splits.input_shape),
+        num_classes=splits.num_classes,
     )
 
 
@@ -247,42 +218,45 @@ def best_so_far(scores):
     return out
 
 
-def run_search(strategy, settings, hypermodel, splits, seed):
-    """One search; returns its record (scores in end order, curve, times)."""
-    import keras
+class _Record(progress.SearchCallback):
+    """Scores, statuses and end times of one search's trials, in end order."""
 
-    record = {"scores": [], "statuses": [], "trial_end_s": []}
-    start = time.monotonic()
+    def __init__(self, strategy, seed):
+        self.strategy, self.seed = strategy, seed
+        self.record = {"scores": [], "statuses": [], "trial_end_s": []}
+        self.start = time.monotonic()
 
-    def on_trial_end(tuner, trial):
-        record["scores"].append(trial.score)
-        record["statuses"].append(trial.status)
-        record["trial_end_s"].append(round(time.monotonic() - start, 2))
+    def on_trial_end(self, event):
+        record = self.record
+        record["scores"].append(event.score)
+        record["statuses"].append(event.status)
+        record["trial_end_s"].append(round(time.monotonic() - self.start, 2))
         curve = best_so_far(record["scores"])
-        score = "-" if trial.score is None else f"{trial.score:.4f}"
+        score = "-" if event.score is None else f"{event.score:.4f}"
         print(
-            f"[search_quality] {strategy} seed {seed} trial "
-            f"{len(record['scores'])}/{settings['max_trials']} "
-            f"{trial.status.lower()} score {score} best {curve[-1]:.4f} "
-            f"elapsed {time.monotonic() - start:.0f}s",
+            f"[search_quality] {self.strategy} seed {self.seed} trial "
+            f"{event.trial_id} {event.status.lower()} score {score} best "
+            f"{curve[-1]:.4f} {event.done}/{event.max_trials} done elapsed "
+            f"{time.monotonic() - self.start:.0f}s",
             file=sys.stderr,
             flush=True,
         )
 
-    keras.utils.set_random_seed(seed)
+
+def run_search(strategy, settings, splits, seed):
+    """One search; returns its record (scores in end order, curve, times)."""
+    recorder = _Record(strategy, seed)
     with tempfile.TemporaryDirectory(prefix=f"search_quality_{strategy}_") as tmp:
-        tuner = make_tuner(
-            strategy,
-            settings,
-            hypermodel,
-            seed,
-            tmp,
-            "search",
-            cls=tuner_class(strategy, on_trial_end),
+        workflow.search(
+            search_settings(settings, strategy, seed, splits),
+            os.path.join(tmp, "search"),
+            progress=recorder,
+            splits=splits,
+            jit_compile=settings["xla"],
+            run_eagerly=settings["eager"],
         )
-        x, y = splits.train
-        tuner.search(x, y, validation_data=splits.validation, verbose=0)
-    record["wall_s"] = round(time.monotonic() - start, 1)
+    record = recorder.record
+    record["wall_s"] = round(time.monotonic() - recorder.start, 1)
     record["best_so_far"] = best_so_far(record["scores"])
     record["failed_trials"] = sum(s != "COMPLETED" for s in record["statuses"])
     return record
@@ -528,7 +502,6 @@ def main(argv=None):
     )
 
     splits = load_data(settings, args.data_dir)
-    hypermodel = make_hypermodel(settings, splits)
     stem = os.path.splitext(output)[0]
 
     def finish(complete):
@@ -549,9 +522,7 @@ def main(argv=None):
         for strategy in strategies:
             if str(seed) in runs[strategy]:
                 continue
-            runs[strategy][str(seed)] = run_search(
-                strategy, settings, hypermodel, splits, seed
-            )
+            runs[strategy][str(seed)] = run_search(strategy, settings, splits, seed)
             finish(complete=False)
     finish(complete=True)
 

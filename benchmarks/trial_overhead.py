@@ -1,11 +1,12 @@
 """What a search trial spends its time and memory on.
 
 Part 1, time: for `--genotypes` random genotypes
-(`keras_nasnet.space.sampling.random_genotype(seed)`, seeds 0, 1, ...), one
-trial of the default search proxy as `keras-nasnet search` / `make search`
-runs it (`NASNetHyperModel`, N=1, F=8, 5 blocks, batch 64, learning rate
-0.05, 1 epoch on 2,000 Fashion-MNIST training images scored on 500 held-out
-ones, no XLA), each after `keras.backend.clear_session()` + `gc.collect()` as
+(`keras_nasnet.space.sampling.random_genotype(seed)`, seeds 0, 1, ..., add or
+concat per block unless `--no-search-combine`), one trial of the default
+search proxy as `keras-nasnet search` / `make search` runs it (the
+hypermodel of `keras_nasnet.workflow.make_hypermodel`, N=1, F=8, 5 blocks,
+batch 64, learning rate 0.05, 1 epoch on 2,000 Fashion-MNIST training images
+scored on 500 held-out ones, no XLA), each after `keras.backend.clear_session()` + `gc.collect()` as
 keras-tuner does: the seconds spent building and compiling the child
 (`hypermodel.build`), the first training step (which traces, and compiles
 with XLA), the later steps, and the validation pass (its first batch traces
@@ -13,7 +14,8 @@ the test function). Reported: median, p10 and p90 of each, and the fraction
 of a trial spent in build + compile.
 
 Part 2, memory: `--memory-trials` consecutive trials of a real
-`AgingEvolution` search over the same hypermodel in this one process (smaller
+evolution search (the tuner of `keras_nasnet.workflow.make_tuner`, as
+`keras-nasnet search` runs it) over the same hypermodel in this one process (smaller
 data: `--memory-train-images`), recording after each trial the process's
 resident memory (VmRSS), its peak (VmHWM), and the accelerator's memory in
 use and its peak (JAX: `memory_stats()`; TensorFlow:
@@ -30,6 +32,7 @@ Usage:
 
 import argparse
 import gc
+import os
 import sys
 import tempfile
 import time
@@ -38,9 +41,8 @@ import _common
 import keras
 import numpy as np
 
-from keras_nasnet import data
-from keras_nasnet.space import decisions, sampling
-from tuner_plugins import AgingEvolution, NASNetHyperModel
+from keras_nasnet import data, progress, workflow
+from keras_nasnet.space import decisions, ops, sampling
 
 _JIT = {"on": True, "off": False, "auto": "auto"}
 # The line through RSS starts here: the first trials load libraries and fill
@@ -117,26 +119,38 @@ class _StepTimer(keras.callbacks.Callback):
             self.test_end = time.perf_counter()
 
 
-def _hypermodel(splits, args):
-    return NASNetHyperModel(
-        num_classes=splits.num_classes,
-        input_shape=splits.input_shape,
-        num_blocks=args.num_blocks,
+def _settings(splits, args, **changes):
+    """The search settings of the proxy measured: `keras-nasnet search`'s."""
+    return workflow.SearchSettings(
         cells_per_stack=args.cells_per_stack,
         filters=args.filters,
+        num_blocks=args.num_blocks,
+        search_combine=args.search_combine,
         learning_rate=args.learning_rate,
-        jit_compile=_JIT[args.jit_compile],
-        run_eagerly=args.run_eagerly,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        input_shape=tuple(splits.input_shape),
+        num_classes=splits.num_classes,
+        **changes,
+    )
+
+
+def _hypermodel(settings, args):
+    return workflow.make_hypermodel(
+        settings, jit_compile=_JIT[args.jit_compile], run_eagerly=args.run_eagerly
     )
 
 
 def time_trials(splits, args):
     """Part 1: build + compile vs training, one trial per random genotype."""
-    hypermodel = _hypermodel(splits, args)
+    hypermodel = _hypermodel(_settings(splits, args), args)
+    combines = (ops.ADD, ops.CONCAT) if args.search_combine else (ops.ADD,)
     (x, y), validation = splits.train, splits.validation
     rows = []
     for seed in range(args.genotypes):
-        genotype = sampling.random_genotype(seed, num_blocks=args.num_blocks)
+        genotype = sampling.random_genotype(
+            seed, num_blocks=args.num_blocks, combines=combines
+        )
         keras.backend.clear_session()
         gc.collect()
         hp = hypermodel.search_space()
@@ -212,11 +226,14 @@ def time_trials(splits, args):
     }
 
 
-class _MemoryProbe:
+class _MemoryProbe(progress.SearchCallback):
     """Reads the process's and the device's memory after each trial."""
 
     def __init__(self):
         self.rows = []
+
+    def on_trial_end(self, event):
+        self.record()
 
     def record(self):
         used, peak = device_memory()
@@ -244,12 +261,6 @@ def rss_slope(rows, first=FIT_FROM_TRIAL):
 def memory_trials(splits, args):
     """Part 2: memory across consecutive trials of one real search."""
     probe = _MemoryProbe()
-
-    class ProbedEvolution(AgingEvolution):
-        def on_trial_end(self, trial):
-            super().on_trial_end(trial)
-            probe.record()
-
     subset = data.load(
         "fashion_mnist",
         data_dir=args.data_dir,
@@ -257,17 +268,25 @@ def memory_trials(splits, args):
         subset=args.memory_train_images,
         download=False,
     )
+    settings = _settings(
+        subset,
+        args,
+        strategy="evolution",
+        max_trials=args.memory_trials,
+        strategy_options={
+            "population_size": min(8, args.memory_trials),
+            "sample_size": min(3, args.memory_trials),
+        },
+        seed=0,
+    )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as directory:
-        tuner = ProbedEvolution(
-            _hypermodel(subset, args),
-            objective="val_accuracy",
-            max_trials=args.memory_trials,
-            population_size=min(8, args.memory_trials),
-            sample_size=min(3, args.memory_trials),
-            seed=0,
-            directory=directory,
-            project_name="memory",
+        # The workflow's tuner, as `keras-nasnet search` runs it.
+        tuner = workflow.make_tuner(
+            settings,
+            _hypermodel(settings, args),
+            os.path.join(directory, "memory"),
+            callback=probe,
         )
         tuner.search(
             *subset.train,
@@ -316,6 +335,13 @@ def main(argv=None):
     parser.add_argument("--cells-per-stack", type=int, default=1)
     parser.add_argument("--filters", type=int, default=8)
     parser.add_argument("--num-blocks", type=int, default=5)
+    parser.add_argument(
+        "--search-combine",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="blocks also choose add or concat, as `keras-nasnet search` does "
+        "(the figures committed before this flag were add-only cells)",
+    )
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=1)

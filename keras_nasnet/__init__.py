@@ -2,7 +2,8 @@
 
 The search space (`Genotype`, `random_genotype`, ...) imports no Keras. The
 Keras-dependent names (`NASNet`, `DropPathScheduler`, the `layers`, `models`,
-`data` and `training` modules) are imported on first use, so that
+`data` and `training` modules) and the search workflow (`search`,
+`SearchSettings`, the `workflow` module) are imported on first use, so that
 `import keras_nasnet` stays cheap for an oracle process or the CLI's `--help`.
 
 `import keras_nasnet` is still enough for `keras.models.load_model` to find the
@@ -32,9 +33,13 @@ _LAZY = {
     "data": "keras_nasnet.data",
     "layers": "keras_nasnet.layers",
     "models": "keras_nasnet.models",
+    "progress": "keras_nasnet.progress",
     "report": "keras_nasnet.report",
+    "search": "keras_nasnet.workflow",
+    "SearchSettings": "keras_nasnet.workflow",
     "training": "keras_nasnet.training",
     "viz": "keras_nasnet.viz",
+    "workflow": "keras_nasnet.workflow",
 }
 
 
@@ -63,11 +68,15 @@ __all__ = [
     "layers",
     "models",
     "mutate",
+    "progress",
     "random_genotype",
     "report",
+    "search",
     "search_space_size",
+    "SearchSettings",
     "training",
     "viz",
+    "workflow",
 ]
 
 # Last, once the names above exist: registering imports the Keras modules,

@@ -6,6 +6,7 @@ Image Recognition", section 4.1 (ScheduledDropPath).
 
 import keras
 
+from keras_nasnet._validation import check_int
 from keras_nasnet.layers.drop_path import ScheduledDropPath
 
 
@@ -25,7 +26,14 @@ class DropPathScheduler(keras.callbacks.Callback):
     `step` counts batches from the start of training (`initial_epoch`
     included, so resumed runs continue the schedule). Drop path keeps
     everything at step 0 and reaches its final keep probability at
-    `total_steps`.
+    `total_steps`. How each layer turns `progress` into a keep probability
+    (by depth and time, or by time only) is its `schedule`.
+
+    Both papers' released code ramp over the whole run, the default here:
+    NASNet's over its training steps, AmoebaNet's over
+    `drop_path_burn_in_steps`, which its training sets to the run's total
+    steps (tensorflow/tpu `amoeba_net_model.py`,
+    `AmoebaNetEstimatorModel._build_network`).
 
     On the JAX backend the trainer holds the variables as arrays between
     steps; this callback syncs them back to the model before writing
@@ -54,15 +62,8 @@ class DropPathScheduler(keras.callbacks.Callback):
 
     def __init__(self, total_steps=None):
         super().__init__()
-        if total_steps is not None and (
-            isinstance(total_steps, bool)
-            or not isinstance(total_steps, int)
-            or total_steps < 1
-        ):
-            raise ValueError(
-                "Invalid value received for argument `total_steps`. Expected "
-                f"a positive integer or None. Received: total_steps={total_steps!r}"
-            )
+        if total_steps is not None:
+            total_steps = check_int("total_steps", total_steps, 1)
         self.total_steps = total_steps
         self._layers = []
         self._steps_per_epoch = None

@@ -5,25 +5,26 @@ The paper's workflow, one command each:
     keras-nasnet search --dataset fashion_mnist --strategy evolution --directory runs/s1
     keras-nasnet show --from-search runs/s1 --output runs/s1/diagrams
     keras-nasnet report runs/s1 --output runs/s1/report.html
-    keras-nasnet train --from-search runs/s1 --cells-per-stack 6 --filters 32 --output best.keras
-    keras-nasnet export best.keras --saved-model exported/best
+    keras-nasnet train --from-search runs/s1 --cells-per-stack 2 --filters 16 --epochs 5 --output best.keras
+    keras-nasnet export best.keras --saved-model exported/best/1
 
+This module parses arguments; the search itself is `keras_nasnet.workflow`.
 Bad input exits with status 2 and one line saying what is wrong and how to fix
-it, before anything is written.
+it, before anything is written. Importing it imports no Keras, so `--help` and
+`--version` answer at once.
 """
 
 import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
-import time
 
-from keras_nasnet import _atomic
+import keras_nasnet
+from keras_nasnet import progress, workflow
 
-SEARCH_FILE = "search.json"
-STRATEGIES = ("evolution", "controller", "random", "bayesian")
-OP_SETS = ("nasnet", "amoebanet")
+OP_SETS = tuple(workflow.OP_SETS)
 # The presets of keras_nasnet.training.RECIPES, named here so that --help needs no Keras.
 RECIPES = (
     "nasnet_cifar",
@@ -32,11 +33,24 @@ RECIPES = (
     "amoebanet_search",
     "proxy",
 )
-# The settings a resumed search takes from its directory, not from flags.
-_SEARCH_SETTINGS = (
+# The defaults of a search: `workflow.SearchSettings`'s fields', shown in
+# --help (making one would import the strategy registry, and keras-tuner).
+_DEFAULTS = argparse.Namespace(
+    **{f.name: f.default for f in dataclasses.fields(workflow.SearchSettings)}
+)
+# Strategy-option flags: dest -> (strategy, option of `strategy_options`).
+_OPTION_FLAGS = {
+    "population_size": ("evolution", "population_size"),
+    "sample_size": ("evolution", "sample_size"),
+    "controller_batch_size": ("controller", "batch_size"),
+    "controller_learning_rate": ("controller", "learning_rate"),
+}
+# The `SearchSettings` fields that `search` has a flag for (named after them).
+_SETTING_FLAGS = (
     "dataset",
     "data_dir",
     "strategy",
+    "max_trials",
     "cells_per_stack",
     "filters",
     "num_blocks",
@@ -48,34 +62,12 @@ _SEARCH_SETTINGS = (
     "validation_images",
     "learning_rate",
     "drop_path_keep_prob",
-    "population_size",
-    "sample_size",
-    "controller_batch_size",
-    "controller_learning_rate",
     "seed",
 )
-# Searches written before these settings existed ran keras-tuner's and the
-# paper's defaults.
-_SETTING_DEFAULTS = {"controller_batch_size": 20, "controller_learning_rate": 0.00035}
-
-
-# --max-trials of a new search when not given.
-_DEFAULT_MAX_TRIALS = 20
-# Exit status of a search process that spent its --trials-per-process and
-# leaves the rest to a fresh process (EX_TEMPFAIL).
-_MORE_TRIALS = 75
-# --trials-per-process when not given: TensorFlow keeps ~30-60 MiB per traced
-# child after `clear_session()` (benchmarks/results/trial_memory_tensorflow.json),
-# JAX and eager children do not.
-_DEFAULT_TRIALS_PER_PROCESS = 20
 
 
 class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
-
-
-class _ProcessBudgetSpent(Exception):
-    """This process ran its --trials-per-process; a fresh one goes on."""
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -103,64 +95,120 @@ def _argument_type(convert, accept, expected):
     return parse
 
 
+def _strategy_option(text):
+    """`NAME=VALUE` -> `(name, value)`, the value read as JSON when it is a
+    number, bool or quoted string (`8`, `0.5`, `true`), else as text."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    if not (parsed is None or isinstance(parsed, (bool, int, float, str))):
+        parsed = value
+    return name, parsed
+
+
 _positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer")
 _non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0")
 _probability = _argument_type(float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
 _positive_float = _argument_type(float, lambda v: v > 0, "a positive number")
 
 
-def _read_search_settings(directory):
-    path = os.path.join(directory, SEARCH_FILE)
-    if not os.path.isdir(directory):
-        raise CLIError(
-            f"search directory {directory!r} does not exist; pass the --directory "
-            "of an earlier `keras-nasnet search`"
+def _flag(name):
+    """The flag of a `SearchSettings` field or a strategy option."""
+    if name.startswith("strategy_options."):
+        option = name.split(".", 1)[1]
+        for dest, (_, opt) in _OPTION_FLAGS.items():
+            if opt == option:
+                return "--" + dest.replace("_", "-")
+        return None
+    for dest in (*_SETTING_FLAGS, *_OPTION_FLAGS):
+        if dest == name:
+            return "--" + dest.replace("_", "-")
+    return None
+
+
+def _flag_and_value(name, value):
+    flag = _flag(name) or name
+    if isinstance(value, bool):
+        return flag if value else flag.replace("--", "--no-", 1)
+    return f"{flag} {value}"
+
+
+def _search_error(error):
+    """A `workflow.SearchError` in the CLI's words: flags, not field names."""
+    if error.differences:
+        listed = ", ".join(
+            f"{_flag_and_value(name, given)} (stored: "
+            f"{_flag_and_value(name, stored) if isinstance(stored, bool) else stored})"
+            for name, given, stored in error.differences
         )
-    if not os.path.isfile(path):
-        raise CLIError(
-            f"{directory!r} is not a keras-nasnet search directory (it has no "
-            f"{SEARCH_FILE}); pass the --directory of an earlier `keras-nasnet search`"
+        return CLIError(
+            "--resume continues the search with its stored settings, and these "
+            f"flags differ from them: {listed}. Leave them out, or start a new "
+            "search in another --directory"
         )
+    message = str(error)
+    if error.setting and message.startswith(error.setting) and _flag(error.setting):
+        message = _flag(error.setting) + message[len(error.setting) :]
+
+    def with_flag(match):
+        flag = _flag(match.group(1))
+        return match.group(0) + (f" ({flag})" if flag else "")
+
+    return CLIError(re.sub(r"argument `(\w+)`", with_flag, message))
+
+
+def _given_search_settings(args):
+    """The settings the user gave as flags (a flag left out is no choice)."""
+    given = {
+        name: getattr(args, name)
+        for name in _SETTING_FLAGS
+        if getattr(args, name) is not None
+    }
+    strategy = given.get("strategy")
+    if strategy is None and args.resume:
+        try:
+            strategy = workflow.read_settings(args.directory).strategy
+        except workflow.SearchError:
+            strategy = None  # the search refuses, saying why
+    elif strategy is None:
+        strategy = _DEFAULTS.strategy
+    options = dict(args.strategy_option or [])
+    for dest, (owner, option) in _OPTION_FLAGS.items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if strategy is not None and owner != strategy:
+            raise CLIError(
+                f"{_flag(dest)} is an option of --strategy {owner}, and this "
+                f"search's strategy is {strategy}; leave it out"
+            )
+        if option in options:
+            raise CLIError(
+                f"{_flag(dest)} and --strategy-option {option}=... both give "
+                f"{option}; give it once"
+            )
+        options[option] = value
+    if options:
+        given["strategy_options"] = options
+    return given
+
+
+def _load_splits(dataset, data_dir, validation_images, train_images, seed):
+    workflow.import_backend_quietly()
     try:
-        with open(path) as f:
-            settings = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise CLIError(
-            f"{path} is unreadable or corrupt ({e}); restore it from a backup or "
-            "start a new search in another --directory"
-        ) from None
-    if not isinstance(settings, dict) or "strategy" not in settings:
-        raise CLIError(f"{path} is not a keras-nasnet search file")
-    return settings
-
-
-def _load_data(dataset, data_dir, validation_images, train_images, seed):
-    if data_dir is not None and not os.path.isdir(data_dir):
-        problem = "is not a directory" if os.path.exists(data_dir) else "does not exist"
-        raise CLIError(
-            f"--data-dir {data_dir!r} {problem}; pass the folder holding the IDX "
-            "files or tensorflow-datasets' data (create it first for a download)"
-        )
-    from keras_nasnet import data
-
-    try:
-        return data.load(
+        return workflow.load_splits(
             dataset,
-            data_dir=data_dir,
-            validation_size=validation_images,
-            subset=train_images,
+            data_dir,
+            validation_images=validation_images,
+            train_images=train_images,
             seed=seed,
         )
-    except Exception as e:
-        if type(e).__name__ == "DatasetNotFoundError":  # tensorflow-datasets'
-            raise CLIError(
-                f"unknown dataset {dataset!r}: it is not an image folder, not "
-                "fashion_mnist/mnist, and tensorflow-datasets has no dataset of "
-                "that name (e.g. cifar10, cifar100, svhn_cropped)"
-            ) from None
-        if isinstance(e, (ValueError, OSError)):
-            raise CLIError(str(e)) from None
-        raise
+    except workflow.SearchError as e:
+        raise _search_error(e) from None
 
 
 def _genotype_from_argument(text):
@@ -196,22 +244,20 @@ def _genotype_from_argument(text):
         raise CLIError(f"not a valid genotype: {e}") from None
 
 
-def _search_genotypes(directory, top_k):
-    """The best `top_k` genotypes of a search directory, with their scores."""
-    from keras_nasnet import report
-
-    settings = _read_search_settings(directory)
-    del settings
+def _search_result(directory):
     try:
-        search = report.load_search(directory)
-    except ValueError as e:
-        raise CLIError(str(e)) from None
-    best = report.top_trials(search.records, k=top_k, direction=search.direction)
-    best = [r for r in best if r.genotype is not None]
+        return workflow.SearchResult.from_directory(directory)
+    except workflow.SearchError as e:
+        raise _search_error(e) from None
+
+
+def _best_trials(result, top_k):
+    """The best `top_k` trials of a search with their genotypes."""
+    best = result.best_trials(top_k)
     if not best:
         raise CLIError(
-            f"search {directory!r} has no completed trial yet; run or resume it "
-            "with `keras-nasnet search --resume`"
+            f"search {result.directory!r} has no completed trial yet; run or "
+            "resume it with `keras-nasnet search --resume`"
         )
     return best
 
@@ -223,290 +269,34 @@ def _refuse_overwrite(path, overwrite, what):
         )
 
 
-def _format_duration(seconds):
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
-
-
 # ---------------------------------------------------------------- search
 
 
-def _progress_tuner_class(base, max_trials, stream, trials_per_process=0):
-    """`base` with a one-line progress report after every trial, which stops
-    (`_ProcessBudgetSpent`) after `trials_per_process` trials if not 0."""
-
-    class ProgressTuner(base):
-        def pre_create_trial(self):
-            super().pre_create_trial()
-            done = self._ended_trials()
-            if (
-                trials_per_process
-                and done - self._progress_done_at_start >= trials_per_process
-                and done < max_trials
-            ):
-                raise _ProcessBudgetSpent()
-
-        def on_search_begin(self):
-            super().on_search_begin()
-            self._progress_start = time.time()
-            self._progress_done_at_start = self._ended_trials()
-
-        def _ended_trials(self):
-            return sum(
-                1
-                for t in self.oracle.trials.values()
-                if t.status in ("COMPLETED", "INVALID", "FAILED", "STOPPED")
-            )
-
-        def on_trial_end(self, trial):
-            try:
-                super().on_trial_end(trial)
-            finally:
-                # Also for the trial that stops the search.
-                self._print_progress(trial)
-
-        def _print_progress(self, trial):
-            from tuner_plugins import failure_reason
-
-            done = self._ended_trials()
-            elapsed = time.time() - self._progress_start
-            this_run = max(1, done - self._progress_done_at_start)
-            eta = elapsed / this_run * max(0, max_trials - done)
-            best = self.oracle.get_best_trials(1)
-            best_score = best[0].score if best else None
-            score = trial.score
-            line = (
-                f"[search] trial {done}/{max_trials}  "
-                f"status {trial.status.lower()}  "
-                f"score {'-' if score is None else f'{score:.4f}'}  "
-                f"best {'-' if best_score is None else f'{best_score:.4f}'}  "
-                f"elapsed {_format_duration(elapsed)}  eta {_format_duration(eta)}"
-            )
-            if trial.status in ("FAILED", "INVALID"):
-                line += (
-                    f"\n[search]   reason: {failure_reason(trial) or 'unknown'} "
-                    f"(traceback in trial_{trial.trial_id}/trial.json)"
-                )
-            print(line, file=stream, flush=True)
-
-    ProgressTuner.__name__ = f"Progress{base.__name__}"
-    return ProgressTuner
-
-
-def _make_tuner(settings, hypermodel, directory, max_trials, trials_per_process=0):
-    import keras_tuner
-
-    import tuner_plugins
-
-    parent, project = os.path.split(os.path.abspath(directory))
-    common = dict(
-        objective="val_accuracy",
-        max_trials=max_trials,
-        seed=settings["seed"],
-        directory=parent,
-        project_name=project,
-        overwrite=False,
-        max_consecutive_failed_trials=settings.get("max_consecutive_failed_trials", 3),
-    )
-    strategy = settings["strategy"]
-    if strategy == "evolution":
-        base = tuner_plugins.AgingEvolution
-        extra = dict(
-            population_size=settings["population_size"],
-            sample_size=settings["sample_size"],
-        )
-    elif strategy == "controller":
-        base = tuner_plugins.RNNController
-        extra = dict(
-            controller_batch_size=settings.get(
-                "controller_batch_size", _SETTING_DEFAULTS["controller_batch_size"]
-            ),
-            controller_learning_rate=settings.get(
-                "controller_learning_rate",
-                _SETTING_DEFAULTS["controller_learning_rate"],
-            ),
-        )
-    elif strategy == "random":
-        base, extra = keras_tuner.RandomSearch, {}
-    else:
-        # keras-tuner starts with 3 random points per hyperparameter: over
-        # 100 on a NASNet space, so a CLI-sized budget would be all random.
-        base = keras_tuner.BayesianOptimization
-        extra = dict(num_initial_points=max(2, max_trials // 4))
-    if not issubclass(base, tuner_plugins.TrialFailureMixin):
-        # Build errors, NaN and out-of-memory fail a trial with its reason.
-        base = type(base.__name__, (tuner_plugins.TrialFailureMixin, base), {})
-    cls = _progress_tuner_class(base, max_trials, sys.stdout, trials_per_process)
-    return cls(hypermodel=hypermodel, **common, **extra)
-
-
-def _trials_per_process(args):
-    if args.trials_per_process is not None:
-        return args.trials_per_process
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    return 0 if args.eager or backend != "tensorflow" else _DEFAULT_TRIALS_PER_PROCESS
-
-
-def _supervise(args):
-    """Runs the search as a chain of processes of --trials-per-process trials
-    each, so memory a backend keeps per trial is returned to the system; each
-    continues the search exactly (--resume)."""
-    import subprocess
-
-    command = [sys.executable, "-m", "keras_nasnet.cli", *args.argv, "--worker-process"]
-    while True:
-        code = subprocess.call(command)
-        if code != _MORE_TRIALS:
-            return code
-        print(
-            f"[search] {_trials_per_process(args)} trials in this process; "
-            "going on in a fresh one (--trials-per-process)",
-            flush=True,
-        )
-        if "--resume" not in command:
-            command.append("--resume")
-
-
-def _search_budget(args):
-    """The number of trials this command will have run: --max-trials, else a
-    resumed search's own, else the default."""
-    if args.max_trials:
-        return args.max_trials
-    try:
-        return int(_read_search_settings(args.directory)["max_trials"])
-    except (CLIError, KeyError, TypeError, ValueError):
-        return _DEFAULT_MAX_TRIALS  # the search itself reports what is wrong
-
-
 def cmd_search(args):
-    per_process = _trials_per_process(args)
-    if per_process and not args.worker_process and _search_budget(args) > per_process:
-        return _supervise(args)
-    directory = args.directory
-    search_file = os.path.join(directory, SEARCH_FILE)
-    if os.path.exists(directory):
-        if not os.path.isdir(directory):
-            raise CLIError(f"--directory {directory!r} exists and is not a directory")
-        if os.path.isfile(search_file):
-            if not args.resume:
-                raise CLIError(
-                    f"{directory!r} already holds a search; pass --resume to "
-                    "continue it, or choose another --directory"
-                )
-            settings = _read_search_settings(directory)
-            # A resumed search keeps its own settings; only the budget may grow.
-            settings["max_trials"] = args.max_trials or settings["max_trials"]
-            print(f"[search] resuming the search in {directory}", flush=True)
-        elif os.listdir(directory):
-            raise CLIError(
-                f"--directory {directory!r} is not empty and holds no keras-nasnet "
-                "search; choose a new or empty directory"
-            )
-        else:
-            settings = None
-    else:
-        settings = None
-    if settings is None:
-        settings = {name: getattr(args, name) for name in _SEARCH_SETTINGS}
-        settings["max_trials"] = args.max_trials or _DEFAULT_MAX_TRIALS
-        if settings["sample_size"] > settings["population_size"]:
-            raise CLIError(
-                f"--sample-size ({settings['sample_size']}) must be at most "
-                f"--population-size ({settings['population_size']})"
-            )
-    # Validate everything that can be before writing anything.
-    splits = _load_data(
-        settings["dataset"],
-        settings["data_dir"],
-        settings["validation_images"],
-        settings["train_images"],
-        settings["seed"],
-    )
-    settings["input_shape"] = list(splits.input_shape)
-    settings["num_classes"] = splits.num_classes
-    from keras_nasnet.space import ops as ops_lib
-    from tuner_plugins import NASNetHyperModel
-
-    ops = ops_lib.NASNET_OPS if settings["ops"] == "nasnet" else ops_lib.AMOEBANET_OPS
+    given = _given_search_settings(args)
+    per_process = args.trials_per_process
+    if per_process is None:
+        per_process = workflow.default_trials_per_process(args.eager)
     try:
-        hypermodel = NASNetHyperModel(
-            num_classes=splits.num_classes,
-            input_shape=splits.input_shape,
-            ops=ops,
-            num_blocks=settings["num_blocks"],
-            search_combine=settings["search_combine"],
-            cells_per_stack=settings["cells_per_stack"],
-            filters=settings["filters"],
-            learning_rate=settings["learning_rate"],
-            drop_path_keep_prob=settings["drop_path_keep_prob"],
+        result = workflow.search(
+            given,
+            args.directory,
+            resume=args.resume,
+            progress=progress.PrintProgress(),
+            trials_per_process=per_process,
             jit_compile=args.xla,
             run_eagerly=args.eager,
         )
-        os.makedirs(directory, exist_ok=True)
-        # Reloading first: a resume that fails (a damaged state file) must
-        # leave every file as it was, search.json included.
-        tuner = _make_tuner(
-            settings,
-            hypermodel,
-            directory,
-            settings["max_trials"],
-            _trials_per_process(args) if args.worker_process else 0,
-        )
-        if not os.path.isfile(search_file) or args.max_trials:
-            # Written once per search: durable, since it is what --resume
-            # needs first.
-            _atomic.write_json(
-                search_file, settings, durable=True, indent=2, sort_keys=True
-            )
-    except ValueError as e:
-        raise CLIError(str(e)) from None
-    x, y = splits.train
-    print(
-        f"[search] {settings['strategy']} on {splits.name}: "
-        f"{len(x)} training / {len(splits.validation[0])} validation images, "
-        f"{settings['max_trials']} trials of N={settings['cells_per_stack']}, "
-        f"F={settings['filters']}, {settings['epochs']} epoch(s); "
-        f"results in {directory}",
-        flush=True,
-    )
-    from keras_tuner.src import config as keras_tuner_config
-
-    from tuner_plugins import TooManyFailedTrialsError
-
-    # keras-tuner prints the traceback of every failed trial; the progress
-    # line gives its reason, and trial.json keeps the traceback.
-    debug, keras_tuner_config.DEBUG = keras_tuner_config.DEBUG, False
-    try:
-        tuner.search(
-            x,
-            y,
-            validation_data=splits.validation,
-            epochs=settings["epochs"],
-            batch_size=settings["batch_size"],
-            verbose=0,
-        )
-    except _ProcessBudgetSpent:
-        return _MORE_TRIALS
-    except TooManyFailedTrialsError as e:
+    except workflow.SearchError as e:
+        raise _search_error(e) from None
+    except workflow.SearchStoppedError as e:
         reasons = "; ".join(f"trial {tid}: {reason}" for tid, reason in e.reasons)
         raise CLIError(
             f"the search stopped after {len(e.reasons)} failed trials in a row; "
             f"fix the cause and continue with --resume. {reasons}"
         ) from None
-    finally:
-        keras_tuner_config.DEBUG = debug
-    best = tuner.oracle.get_best_trials(1)
-    if not best:
+    if not result.best_trials(1):
         raise CLIError("no trial completed; see the messages above for why")
-    from keras_nasnet.space import decisions
-
-    genotype = decisions.decode(best[0].hyperparameters.values)
-    print(
-        f"[search] best validation accuracy {best[0].score:.4f} (trial {best[0].trial_id})"
-    )
-    print(f"[search] best genotype:\n{genotype}", flush=True)
     return 0
 
 
@@ -520,22 +310,22 @@ def cmd_train(args):
     if args.from_search:
         candidates = [
             (f"trial {r.trial_id}", r.genotype)
-            for r in _search_genotypes(args.from_search, args.top_k)
+            for r in _best_trials(_search_result(args.from_search), args.top_k)
         ]
     else:
         candidates = [(args.genotype, _genotype_from_argument(args.genotype))]
-    splits = _load_data(
+    stem, ext = os.path.splitext(args.output)
+    if ext != ".keras":
+        raise CLIError(f"--output must end in .keras, got {args.output!r}")
+    splits = _load_splits(
         args.dataset,
         args.data_dir,
         args.validation_images,
         args.train_images,
         args.seed,
     )
-    from keras_nasnet import training
+    from keras_nasnet import _workflow_keras, training
 
-    stem, ext = os.path.splitext(args.output)
-    if ext != ".keras":
-        raise CLIError(f"--output must end in .keras, got {args.output!r}")
     try:
         recipe = dataclasses.replace(
             training.RECIPES[args.recipe],
@@ -560,15 +350,24 @@ def cmd_train(args):
     ]
     for output in outputs:
         _refuse_overwrite(output, args.overwrite, "output")
+    steps = recipe.steps_per_epoch(len(splits.train[0]))
+    printer = progress.PrintProgress(prefix="[train]")
     for (label, genotype), output in zip(candidates, outputs, strict=True):
         print(
             f"[train] {label} with the {args.recipe} recipe: N={recipe.cells_per_stack}, "
-            f"F={recipe.filters}, {recipe.epochs} epochs, batch {recipe.batch_size}\n{genotype}",
+            f"F={recipe.filters}, {recipe.epochs:,} epochs x {steps:,} steps of "
+            f"{recipe.batch_size} images ({recipe.epochs * steps:,} training steps); "
+            f"a line per epoch with the time left\n{genotype}",
             flush=True,
         )
         network = training.build_model(genotype, splits, recipe)
         result = training.train(
-            network, splits, recipe, verbose=2 if args.verbose else 0, seed=args.seed
+            network,
+            splits,
+            recipe,
+            callbacks=[_workflow_keras.EpochEvents(printer.on_epoch_end)],
+            verbose=2 if args.verbose else 0,
+            seed=args.seed,
         )
         result.model.save(output)
         accuracy = result.test["accuracy"] if result.test else float("nan")
@@ -594,6 +393,7 @@ def cmd_export(args):
         _refuse_overwrite(args.saved_model, args.overwrite, "--saved-model")
     if args.keras:
         _refuse_overwrite(args.keras, args.overwrite, "--keras")
+    workflow.import_backend_quietly()
     import keras
 
     if args.saved_model and keras.backend.backend() != "tensorflow":
@@ -625,8 +425,14 @@ def cmd_show(args):
     if bool(args.genotype) == bool(args.from_search):
         raise CLIError("give exactly one of GENOTYPE or --from-search DIR")
     if args.from_search:
-        record = _search_genotypes(args.from_search, 1)[0]
+        result = _search_result(args.from_search)
+        record = _best_trials(result, 1)[0]
         genotype, stem = record.genotype, f"trial_{record.trial_id}"
+        print(
+            f"[show] best of {args.from_search}: trial {record.trial_id}, "
+            f"{result.settings.objective} {record.score:.4f} "
+            f"({result.done}/{result.settings.max_trials} trials done)"
+        )
     else:
         genotype, stem = _genotype_from_argument(args.genotype), "genotype"
     from keras_nasnet import viz
@@ -653,18 +459,18 @@ def cmd_show(args):
 # ---------------------------------------------------------------- report
 
 
-def _param_counter(input_shape, num_classes):
-    def count(genotype, cells_per_stack, filters):
+def _param_counter(settings):
+    def count(genotype):
         import keras
 
         from keras_nasnet.models import NASNet
 
         model = NASNet(
             genotype,
-            cells_per_stack=cells_per_stack,
-            filters=filters,
-            input_shape=input_shape,
-            num_classes=num_classes,
+            cells_per_stack=settings.cells_per_stack,
+            filters=settings.filters,
+            input_shape=settings.input_shape,
+            num_classes=settings.num_classes,
         )
         params = model.count_params()
         del model
@@ -684,19 +490,15 @@ def cmd_report(args):
     if not args.output.endswith((".html", ".md")):
         raise CLIError(f"--output must end in .html or .md, got {args.output!r}")
     param_counts = None
-    settings = (
-        _read_search_settings(args.directories[0])
-        if os.path.isfile(os.path.join(args.directories[0], SEARCH_FILE))
-        else None
-    )
-    if settings and not args.no_params:
-        counter = _param_counter(
-            tuple(settings["input_shape"]), settings["num_classes"]
-        )
-
-        def param_counts(genotype):
-            return counter(genotype, settings["cells_per_stack"], settings["filters"])
-
+    first = args.directories[0]
+    if os.path.isfile(os.path.join(first, workflow.SEARCH_FILE)) and not args.no_params:
+        try:
+            settings = workflow.read_settings(first)
+        except workflow.SearchError as e:
+            raise _search_error(e) from None
+        if settings.input_shape is not None and settings.num_classes is not None:
+            workflow.import_backend_quietly()
+            param_counts = _param_counter(settings)
     try:
         path = report.write_report(
             args.directories, args.output, top_k=args.top_k, param_counts=param_counts
@@ -711,130 +513,155 @@ def cmd_report(args):
 # ---------------------------------------------------------------- parser
 
 
+def _default(text, value):
+    return f"{text} (default: {value})" if text else f"(default: {value})"
+
+
 def build_parser():
     parser = _ArgumentParser(
         prog="keras-nasnet",
         description="Neural architecture search for Keras, NASNet and AmoebaNet style: "
         "search cells on a small proxy, enlarge the best, train it, export it.",
     )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {keras_nasnet.__version__}",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    d = _DEFAULTS
+    small = "sized for tens of trials: the strategy's small_search_options"
     p = sub.add_parser(
         "search",
         help="search normal and reduction cells on a small proxy network",
         description="Search NASNet cells with aging evolution, the RNN controller, "
         "random search or Bayesian optimization. Each trial trains a small proxy "
         "network and scores it by validation accuracy on images held out from "
-        "the training data.",
+        "the training data. Flags left out take the defaults shown, or on "
+        "--resume the search's stored settings.",
     )
+    # Every setting flag defaults to None: a flag left out is not a choice
+    # (on --resume, the stored settings win and only given flags are checked).
     p.add_argument(
         "--dataset",
-        default="fashion_mnist",
-        help="TFDS name, fashion_mnist/mnist (offline IDX files) or an image folder (default: %(default)s)",
+        help=_default(
+            "TFDS name, fashion_mnist/mnist (offline IDX files) or an image folder",
+            d.dataset,
+        ),
     )
     p.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder with the IDX files, or TFDS's data directory",
+        "--data-dir", help="folder with the IDX files, or TFDS's data directory"
     )
     p.add_argument(
         "--strategy",
-        choices=STRATEGIES,
-        default="evolution",
-        help="search algorithm (default: %(default)s)",
+        help=_default(
+            "search algorithm: a registered strategy (evolution, controller, "
+            "local_search; see docs/strategies.md) or keras-tuner's random or "
+            "bayesian",
+            d.strategy,
+        ),
     )
     p.add_argument(
         "--max-trials",
         type=_positive_int,
-        default=None,
-        help=f"trials in all, the random ones included (default: {_DEFAULT_MAX_TRIALS}; on --resume, the stored budget)",
+        help=_default(
+            "trials in all, the random ones included; on --resume it may grow",
+            d.max_trials,
+        ),
     )
     p.add_argument(
         "--cells-per-stack",
         type=_positive_int,
-        default=1,
-        help="proxy N (default: %(default)s)",
+        help=_default("proxy N", d.cells_per_stack),
     )
-    p.add_argument(
-        "--filters",
-        type=_positive_int,
-        default=8,
-        help="proxy F (default: %(default)s)",
-    )
+    p.add_argument("--filters", type=_positive_int, help=_default("proxy F", d.filters))
     p.add_argument(
         "--num-blocks",
         type=_positive_int,
-        default=5,
-        help="blocks per cell, B (default: %(default)s)",
+        help=_default("blocks per cell, B", d.num_blocks),
     )
     p.add_argument(
         "--ops",
         choices=OP_SETS,
-        default="nasnet",
-        help="op set: NASNet's 13 or AmoebaNet's 8 (default: %(default)s)",
+        help=_default("op set: NASNet's 13 or AmoebaNet's 8", d.ops),
     )
     p.add_argument(
         "--search-combine",
-        action="store_true",
-        help="also search add vs concat per block",
+        action=argparse.BooleanOptionalAction,
+        help=_default(
+            "each block also chooses add or concat: the NASNet paper's 50 "
+            "decisions; --no-search-combine: every block adds (AmoebaNet's 40)",
+            "searched" if d.search_combine else "add",
+        ),
     )
     p.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=1,
-        help="epochs per trial (default: %(default)s)",
+        "--epochs", type=_positive_int, help=_default("epochs per trial", d.epochs)
     )
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=64, help="(default: %(default)s)"
-    )
+    p.add_argument("--batch-size", type=_positive_int, help=_default("", d.batch_size))
     p.add_argument(
         "--train-images",
         type=_positive_int,
-        default=3000,
-        help="training images per trial, a random subset (default: %(default)s)",
+        help=_default("training images per trial, a random subset", d.train_images),
     )
     p.add_argument(
         "--validation-images",
         type=_positive_int,
-        default=1000,
-        help="images held out from the training data to score trials (default: %(default)s)",
+        help=_default(
+            "images held out from the training data to score trials",
+            d.validation_images,
+        ),
     )
     p.add_argument(
         "--learning-rate",
         type=_positive_float,
-        default=0.05,
-        help="initial cosine learning rate (default: %(default)s)",
+        help=_default("initial cosine learning rate", d.learning_rate),
     )
     p.add_argument(
         "--drop-path-keep-prob",
         type=_probability,
-        default=1.0,
-        help="final drop-path keep probability (default: %(default)s, off)",
+        help=_default(
+            "final drop-path keep probability (1.0: off)", d.drop_path_keep_prob
+        ),
     )
     p.add_argument(
         "--population-size",
         type=_positive_int,
-        default=8,
-        help="evolution: P (paper 100; default: %(default)s)",
+        help=_default("evolution: P (paper 100)", small),
     )
     p.add_argument(
         "--sample-size",
         type=_positive_int,
-        default=3,
-        help="evolution: S (paper 25; default: %(default)s)",
+        help=_default("evolution: S (paper 25)", small),
     )
     p.add_argument(
         "--controller-batch-size",
         type=_positive_int,
-        default=5,
-        help="controller: finished trials per policy update (paper 20, for thousands of trials; default: %(default)s, so that a search of tens of trials updates the policy several times)",
+        help=_default(
+            "controller: finished trials per policy update (paper 20, for "
+            "thousands of trials; a search of tens of trials updates the policy "
+            "several times with the default)",
+            small,
+        ),
     )
     p.add_argument(
         "--controller-learning-rate",
         type=_positive_float,
-        default=0.0035,
-        help="controller: Adam's learning rate (paper 0.00035; default: %(default)s, 10x the paper's, since a short search makes few updates)",
+        help=_default(
+            "controller: Adam's learning rate (paper 0.00035; the default is 10x "
+            "the paper's, since a short search makes few updates)",
+            small,
+        ),
+    )
+    p.add_argument(
+        "--strategy-option",
+        type=_strategy_option,
+        action="append",
+        metavar="NAME=VALUE",
+        help="an option of the chosen strategy, repeatable (e.g. "
+        "--strategy-option identity_prob=0.05): the strategy's constructor "
+        "arguments, the papers' defaults unless given (see docs/user-guide.md)",
     )
     p.add_argument(
         "--directory",
@@ -842,12 +669,19 @@ def build_parser():
         help="where the search lives (default: %(default)s)",
     )
     p.add_argument(
-        "--seed", type=_non_negative_int, default=0, help="(default: %(default)s)"
+        "--seed",
+        type=_non_negative_int,
+        help=_default(
+            "the same seed proposes the same trials and starts each trial from "
+            "the same weights",
+            d.seed,
+        ),
     )
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the search in --directory if there is one, with its stored settings",
+        help="continue the search in --directory with its stored settings; "
+        "flags that differ from them are refused, --max-trials may grow the budget",
     )
     p.add_argument(
         "--xla",
@@ -863,9 +697,12 @@ def build_parser():
         "--trials-per-process",
         type=_non_negative_int,
         default=None,
-        help=f"run the search in a chain of processes of this many trials each, resuming exactly, so that memory the backend keeps per trial goes back to the system; 0: one process (default: {_DEFAULT_TRIALS_PER_PROCESS} with TensorFlow, which keeps 30-60 MiB per traced child; 0 with --eager or another backend)",
+        help="run the search in a chain of processes of this many trials each, "
+        "resuming exactly, so that memory the backend keeps per trial goes back to "
+        f"the system; 0: one process (default: {workflow.DEFAULT_TRIALS_PER_PROCESS} "
+        "with TensorFlow, which keeps 30-60 MiB per traced child; 0 with --eager "
+        "or another backend)",
     )
-    p.add_argument("--worker-process", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
@@ -1014,7 +851,6 @@ def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    args.argv = argv
     try:
         return args.func(args)
     except CLIError as e:

@@ -1,10 +1,12 @@
 """Training recipes of NASNet and AmoebaNet, and the functions that apply them.
 
 A `Recipe` is a frozen value holding every setting a training run needs: the
-optimizer (SGD, momentum 0.9, single cosine decay, gradient clipping by global
-norm), the regularization handed to the model builder (weight decay, auxiliary
-head weight, scheduled drop path), the augmentation, and the model size
-(`cells_per_stack` N, `filters` F). Presets carry the papers' values;
+optimizer (SGD, momentum 0.9, optionally Nesterov, single cosine decay after
+an optional linear warmup, gradient clipping by global norm), the
+regularization handed to the model builder (weight decay, auxiliary head
+weight, scheduled drop path and its schedule), the augmentation, and the model
+size (`cells_per_stack` N, `filters` F, the stem's stride). Presets carry the
+papers' values, and `SEARCH_PROXY` ours for short searches;
 `dataclasses.replace(recipe, epochs=...)` derives variants.
 
 Reference: Zoph et al. 2018, "Learning Transferable Architectures for Scalable
@@ -19,10 +21,13 @@ import math
 import keras
 import numpy as np
 
+from keras_nasnet._validation import check_int
 from keras_nasnet._validation import fail as _fail
 from keras_nasnet._validation import is_int as _is_int
 from keras_nasnet._validation import is_real as _is_real
 from keras_nasnet.data import augment as augment_lib
+from keras_nasnet.layers.aux_head import AuxiliaryLossMixin
+from keras_nasnet.layers.drop_path import check_schedule as _check_schedule
 
 _PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 
@@ -38,6 +43,10 @@ class Recipe:
         final_learning_rate: the learning rate the cosine reaches at the last
             step (0 in the papers).
         momentum: SGD momentum.
+        nesterov: Nesterov momentum (ours; the papers use plain momentum).
+        warmup_fraction: the fraction of the run's steps over which the
+            learning rate rises linearly from 0 to `learning_rate` before the
+            cosine decay (ours; 0 in the papers).
         clipnorm: clip gradients to this global norm (`global_clipnorm`), or
             None.
         weight_decay: L2 weight decay, applied by the model builder as
@@ -46,8 +55,13 @@ class Recipe:
         aux_weight: loss weight of the auxiliary head; 0 builds none.
         drop_path_keep_prob: keep probability of ScheduledDropPath at the last
             cell and the last step; 1 disables drop path.
+        drop_path_schedule: `"nasnet"` (scaled by depth and time, TF-slim's
+            "v3") or `"amoebanet"` (by time only, tensorflow/tpu's "v1"); see
+            `keras_nasnet.layers.drop_path_keep_prob`.
         cells_per_stack: N, normal cells per stack.
         filters: F, the first stack's filters (penultimate width 24 F).
+        stem_strides: stride of the CIFAR stem's conv: 1 (the papers') or 2
+            (ours: a 4x cheaper network on small images such as 28x28).
         pad: zero padding of the random crop; 0 for no crop.
         flip: random horizontal flips (only where the dataset allows them:
             `Splits.horizontal_flip`).
@@ -74,7 +88,11 @@ class Recipe:
     filters: int
     final_learning_rate: float = 0.0
     momentum: float = 0.9
+    nesterov: bool = False
+    warmup_fraction: float = 0.0
     clipnorm: float | None = 5.0
+    drop_path_schedule: str = "nasnet"
+    stem_strides: int = 1
     pad: int = 4
     flip: bool = True
     cutout: int | None = None
@@ -105,6 +123,13 @@ class Recipe:
                 _fail(name, "a number >= 0", value)
         if not _is_real(self.momentum) or not 0 <= self.momentum < 1:
             _fail("momentum", "a number in [0, 1)", self.momentum)
+        if not isinstance(self.nesterov, bool):
+            _fail("nesterov", "True or False", self.nesterov)
+        if not _is_real(self.warmup_fraction) or not 0 <= self.warmup_fraction < 1:
+            _fail("warmup_fraction", "a number in [0, 1)", self.warmup_fraction)
+        _check_schedule(self.drop_path_schedule, "drop_path_schedule")
+        if not _is_int(self.stem_strides) or self.stem_strides not in (1, 2):
+            _fail("stem_strides", "1 or 2", self.stem_strides)
         if self.clipnorm is not None and (
             not _is_real(self.clipnorm) or self.clipnorm <= 0
         ):
@@ -142,20 +167,27 @@ NASNET_CIFAR = Recipe(
     filters=32,
     clipnorm=5.0,
     source="Zoph et al. 2018, appendix A: NASNet-A 6@768 on CIFAR-10 "
-    "(3.41% test error; 2.65% with cutout=16)",
+    "(3.41% test error; 2.65% with cutout=16); NASNet's drop-path schedule "
+    "(TF-slim 'v3', by depth and time)",
 )
 AMOEBANET_CIFAR = Recipe(
     epochs=600,
     batch_size=128,
     learning_rate=0.024,
     weight_decay=5e-4,
-    aux_weight=0.5,
+    aux_weight=0.4,
     drop_path_keep_prob=0.7,
+    drop_path_schedule="amoebanet",
     cells_per_stack=6,
     filters=36,
     clipnorm=5.0,
     source="Real et al. 2019: AmoebaNet-A (N=6, F=36) on CIFAR-10 (3.34% test "
-    "error); the global-norm clip is NASNet's (not given for AmoebaNet)",
+    "error); AmoebaNet's drop-path schedule and auxiliary weight from its "
+    "released code (tensorflow/tpu models/official/amoeba_net: "
+    "network_utils.py `_apply_drop_path` 'v1', by time only, ramped over "
+    "the run as amoeba_net_model.py sets drop_path_burn_in_steps; "
+    "model_builder.py `_build_loss` weighs the aux loss 0.4); the global-norm "
+    "clip is NASNet's (not given for AmoebaNet)",
 )
 NASNET_SEARCH = dataclasses.replace(
     NASNET_CIFAR,
@@ -193,6 +225,28 @@ PROXY = Recipe(
     "F=16 instead of 32 (1/4 of the FLOPs); batch 64 with the learning rate "
     "scaled linearly from 0.025 at 32",
 )
+SEARCH_PROXY = Recipe(
+    epochs=1,
+    batch_size=64,
+    learning_rate=0.1,
+    nesterov=True,
+    warmup_fraction=0.1,
+    # A one-epoch proxy does not overfit, and the regularization loss is a
+    # fifth of the traced graph.
+    weight_decay=0.0,
+    aux_weight=0.0,
+    drop_path_keep_prob=1.0,
+    cells_per_stack=1,
+    filters=8,
+    stem_strides=2,
+    pad=0,
+    flip=False,
+    jit_compile=False,
+    source="ours, not the papers': the default child training of "
+    "`NASNetHyperModel` and `make search`, chosen by measurement on "
+    "Fashion-MNIST (benchmarks/proxy_recipe.py, "
+    "benchmarks/results/proxy_recipe.json)",
+)
 # name -> Recipe, for command lines and configs.
 RECIPES = {
     "nasnet_cifar": NASNET_CIFAR,
@@ -200,11 +254,19 @@ RECIPES = {
     "nasnet_search": NASNET_SEARCH,
     "amoebanet_search": AMOEBANET_SEARCH,
     "proxy": PROXY,
+    "search_proxy": SEARCH_PROXY,
 }
 
 
 def learning_rate_schedule(recipe, steps_per_epoch):
-    """The recipe's single cosine decay over the whole run, without restarts.
+    """The recipe's learning rate per step: optional linear warmup, then a
+    single cosine decay over the rest of the run, without restarts.
+
+    With `warmup_fraction = w` over `T = epochs * steps_per_epoch` steps, the
+    rate rises linearly from 0 to `learning_rate` over the first
+    `round(w * T)` steps (at most `T - 1`), then decays along a half cosine
+    to `final_learning_rate` at step `T`; without warmup the decay starts at
+    step 0 (the papers' schedule).
 
     Args:
         recipe: a `Recipe`.
@@ -212,26 +274,38 @@ def learning_rate_schedule(recipe, steps_per_epoch):
 
     Returns:
         A `keras.optimizers.schedules.CosineDecay`: a callable from step to
-        learning rate, `learning_rate` at step 0 and `final_learning_rate`
-        from step `epochs * steps_per_epoch` on.
+        learning rate, `final_learning_rate` from step `T` on.
 
     Example:
 
     >>> schedule = learning_rate_schedule(NASNET_CIFAR, steps_per_epoch=10)
     >>> [round(float(schedule(step)), 5) for step in (0, 3000, 6000)]
     [0.025, 0.0125, 0.0]
+    >>> import dataclasses
+    >>> warm = dataclasses.replace(NASNET_CIFAR, epochs=1, warmup_fraction=0.2)
+    >>> [round(float(learning_rate_schedule(warm, 10)(s)), 5) for s in (0, 1, 2, 6, 10)]
+    [0.0, 0.0125, 0.025, 0.0125, 0.0]
     """
     if not _is_int(steps_per_epoch) or steps_per_epoch < 1:
         _fail("steps_per_epoch", "an integer >= 1", steps_per_epoch)
+    total = recipe.epochs * int(steps_per_epoch)
+    warmup = min(round(recipe.warmup_fraction * total), total - 1)
+    alpha = recipe.final_learning_rate / recipe.learning_rate
+    if not warmup:
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=recipe.learning_rate, decay_steps=total, alpha=alpha
+        )
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=recipe.learning_rate,
-        decay_steps=recipe.epochs * steps_per_epoch,
-        alpha=recipe.final_learning_rate / recipe.learning_rate,
+        initial_learning_rate=0.0,
+        decay_steps=total - warmup,
+        alpha=alpha,
+        warmup_target=recipe.learning_rate,
+        warmup_steps=warmup,
     )
 
 
 def make_optimizer(recipe, steps_per_epoch):
-    """SGD with momentum, cosine decay and global-norm clipping.
+    """SGD with (Nesterov) momentum, the recipe's schedule and global-norm clipping.
 
     With `mixed_precision="mixed_float16"` it is wrapped in a
     `keras.optimizers.LossScaleOptimizer`, so small float16 gradients do not
@@ -247,6 +321,7 @@ def make_optimizer(recipe, steps_per_epoch):
     optimizer = keras.optimizers.SGD(
         learning_rate=learning_rate_schedule(recipe, steps_per_epoch),
         momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
         global_clipnorm=recipe.clipnorm,
     )
     if recipe.mixed_precision == "mixed_float16":
@@ -302,13 +377,92 @@ def compile_model(
     return model
 
 
+def build_training_state(model, input_shape=None):
+    """Creates the optimizer's, the loss's and the metrics' state before `fit`.
+
+    On the TensorFlow backend, Keras creates them inside the first traced
+    training step, and a `tf.function` that creates variables is traced
+    twice. Creating them first (as Keras itself does under a distribution
+    strategy, and always on JAX) halves the cost of the first step: the
+    trace is most of a short search trial's time.
+
+    Does nothing for a model compiled with `run_eagerly=True` (nothing is
+    traced).
+
+    Args:
+        model: a model compiled with `compile_model` (or `model.compile`).
+        input_shape: the input shape without the batch axis; defaults to the
+            model's own (a Functional model's `input_shape`). Needed for a
+            subclassed model that is not built yet.
+
+    Returns:
+        `model`.
+    """
+    if model.run_eagerly:
+        return model
+    if input_shape is None:
+        input_shape = tuple(model.input_shape[1:])
+    x = keras.KerasTensor((None, *input_shape), dtype="float32")
+    y = keras.KerasTensor((None,), dtype="int32")
+    # Keras's own pre-build (what `fit` runs under a distribution strategy):
+    # the model, the compiled loss and metrics, then the optimizer.
+    model._symbolic_build(data_batch=(x, y))
+    return model
+
+
+def configure_tensorflow(*, threads=None, graph_optimization=None):
+    """Process-wide TensorFlow settings for many short trainings on a CPU.
+
+    Call it once, before any model is built (TensorFlow fixes its thread
+    pools at first use). Does nothing on other backends, or for arguments
+    left None.
+
+    - `threads`: intra- and inter-op threads. On a 2-core machine, two
+      search workers of one thread each train more trials per hour than one
+      worker of two threads: a trial's first step, its trace, runs in
+      Python on one core anyway.
+    - `graph_optimization=False` turns Grappler (TensorFlow's graph
+      optimizer) off. On a CPU it saves about 6 of the 21 CPU-seconds of the
+      first step of a NASNet search trial without slowing later steps (see
+      `benchmarks/README.md`, proxy_recipe); keep it on a GPU, where its
+      layout and fusion passes pay.
+
+    Args:
+        threads: a positive integer or None.
+        graph_optimization: True, False or None.
+
+    Returns:
+        A dict of the settings applied.
+    """
+    if threads is not None:
+        threads = check_int("threads", threads, 1)
+    if graph_optimization not in (None, True, False):
+        _fail("graph_optimization", "True, False or None", graph_optimization)
+    applied = {}
+    if keras.backend.backend() != "tensorflow":
+        return applied
+    import tensorflow as tf
+
+    if threads is not None:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        applied["threads"] = threads
+    if graph_optimization is not None:
+        tf.config.optimizer.set_experimental_options(
+            {"disable_meta_optimizer": not graph_optimization}
+        )
+        applied["graph_optimization"] = graph_optimization
+    return applied
+
+
 def build_model(genotype, splits, recipe, **kwargs):
     """A `keras_nasnet.models.NASNet` sized and regularized by `recipe`.
 
-    Sets `cells_per_stack`, `filters`, `weight_decay`, `drop_path_keep_prob`,
-    the auxiliary head (`auxiliary_head=aux_weight > 0`, `aux_weight`), and
-    builds under the recipe's mixed-precision dtype policy (restoring the
-    previous global policy afterwards).
+    Sets `cells_per_stack`, `filters`, `stem_strides`, `weight_decay`,
+    `drop_path_keep_prob` and `drop_path_schedule`, the auxiliary head
+    (`auxiliary_head=aux_weight > 0`, `aux_weight`), and builds under the
+    recipe's mixed-precision dtype policy (restoring the previous global
+    policy afterwards).
 
     Args:
         genotype: anything `NASNet` accepts (a `Genotype`, its text or JSON
@@ -331,11 +485,13 @@ def build_model(genotype, splits, recipe, **kwargs):
     arguments = dict(
         cells_per_stack=recipe.cells_per_stack,
         filters=recipe.filters,
+        stem_strides=recipe.stem_strides,
         num_classes=num_classes,
         input_shape=tuple(input_shape),
         auxiliary_head=recipe.aux_weight > 0,
         aux_weight=recipe.aux_weight,
         drop_path_keep_prob=recipe.drop_path_keep_prob,
+        drop_path_schedule=recipe.drop_path_schedule,
         weight_decay=recipe.weight_decay,
     )
     arguments.update(kwargs)
@@ -387,12 +543,14 @@ def input_pipeline(splits, recipe, *, seed=None, training=True):
     return layers
 
 
-class _Trainer(keras.Model):
+class _Trainer(AuxiliaryLossMixin, keras.Model):
     """The input pipeline followed by the network, trained as one model.
 
     A subclassed model rather than a Functional one: a `NASNet` with an
     auxiliary head returns its two outputs only when called with
-    `training=True`, which a Functional graph traced once cannot follow.
+    `training=True`, which a Functional graph traced once cannot follow. The
+    auxiliary loss is weighted by the network's `aux_weight`, as a `NASNet`
+    trained alone weighs it.
     """
 
     def __init__(self, network, pipeline, **kwargs):
@@ -406,22 +564,8 @@ class _Trainer(keras.Model):
             x = layer(x, training=training)
         return self.network(x, training=training)
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        if not isinstance(y_pred, (list, tuple)):
-            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        # (predictions, auxiliary predictions), as NASNet.compute_loss weighs them.
-        logits, aux_logits = y_pred
-        loss = super().compute_loss(x, y, logits, sample_weight, training=training)
-        aux_loss = self._compile_loss(y, aux_logits, sample_weight)
-        weight = getattr(self.network, "aux_weight", 0.0)
-        return loss + keras.ops.cast(weight, loss.dtype) * aux_loss
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if isinstance(y_pred, (list, tuple)):
-            y_pred = y_pred[0]
-        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    def auxiliary_loss_weight(self):
+        return getattr(self.network, "aux_weight", 0.0)
 
 
 @dataclasses.dataclass
@@ -492,6 +636,7 @@ def train(model, splits, recipe, *, callbacks=None, verbose="auto", seed=None):
         recipe.steps_per_epoch(len(x_train)),
         from_logits=_is_logits(model),
     )
+    build_training_state(trainer, splits.input_shape)
     callbacks = list(callbacks or [])
     has_drop_path = any(
         layer.drop_path_keep_prob < 1 for layer in drop_path_layers(model)

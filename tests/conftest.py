@@ -4,14 +4,20 @@
   `tests/data/make_subset.py`), so tests load real images offline.
 - `fashion`: loads that subset as `(train, validation)` array pairs, cached
   per size for the whole session (loading is cheap, but dozens of tests ask).
+- `run_benchmark`: runs a script of `benchmarks/` in a fresh Python process
+  and returns its report.
 """
 
 import functools
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(TESTS_DIR)
 DATA_DIR = os.path.join(TESTS_DIR, "data")
 FASHION_DIR = os.path.join(DATA_DIR, "fashion-mnist")
 
@@ -34,3 +40,35 @@ def _fashion(subset, validation_size):
 def fashion():
     """`fashion(subset, validation_size)` -> `((x, y), (x_val, y_val))`."""
     return _fashion
+
+
+def _run_benchmark(name, args, tmp_path):
+    output = os.path.join(str(tmp_path), f"{name}.json")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [REPO_DIR, *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    script = os.path.join(REPO_DIR, "benchmarks", f"{name}.py")
+    result = subprocess.run(
+        [sys.executable, script, *args, "--output", output],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    with open(output) as f:
+        report = json.load(f)
+    for key in ("benchmark", "command", "machine", "backend", "device", "versions"):
+        assert key in report, key
+    return report
+
+
+@pytest.fixture
+def run_benchmark():
+    """`run_benchmark(name, args, tmp_path)` runs `benchmarks/<name>.py` with
+    `args` and `--output tmp_path/<name>.json`, checks that it exits 0 and
+    that its report has the header every benchmark writes, and returns the
+    report."""
+    return _run_benchmark

@@ -1,6 +1,8 @@
 """End-to-end tests of the `keras-nasnet` command on the committed real subset."""
 
+import contextlib
 import gzip
+import io
 import json
 import os
 import shutil
@@ -13,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_nasnet import cli
+import keras_nasnet
+from keras_nasnet import cli, workflow
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "fashion-mnist")
 # A proxy small enough for CI: 2-block cells, N=1, F=4, one epoch of one step.
@@ -66,40 +69,80 @@ def _trial_scores(directory):
     return scores
 
 
+def _trial_values(directory):
+    """trial id -> the trial's hyperparameter values (what the strategy proposed)."""
+    values = {}
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name, "trial.json")
+        if name.startswith("trial_") and os.path.isfile(path):
+            with open(path) as f:
+                state = json.load(f)
+            values[state["trial_id"]] = state["hyperparameters"]["values"]
+    return values
+
+
 @pytest.fixture(scope="module")
-def evolution_search(tmp_path_factory):
+def evolution_run(tmp_path_factory):
+    """A 3-trial evolution search through the CLI: (directory, its stdout)."""
     directory = str(tmp_path_factory.mktemp("cli") / "evo")
-    code = cli.main(
-        [
-            "search",
-            "--strategy",
-            "evolution",
-            "--max-trials",
-            "3",
-            "--population-size",
-            "2",
-            "--sample-size",
-            "2",
-            "--directory",
-            directory,
-            *TINY,
-        ]
-    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(
+            [
+                "search",
+                "--strategy",
+                "evolution",
+                "--max-trials",
+                "3",
+                "--population-size",
+                "2",
+                "--sample-size",
+                "2",
+                "--directory",
+                directory,
+                *TINY,
+            ]
+        )
     assert code == 0
-    return directory
+    return directory, out.getvalue()
 
 
-def test_search_evolution_prints_progress_and_best(evolution_search):
-    scores = _trial_scores(evolution_search)
+@pytest.fixture(scope="module")
+def evolution_search(evolution_run):
+    return evolution_run[0]
+
+
+def test_search_evolution_prints_progress_and_best(evolution_run):
+    directory, out = evolution_run
+    scores = _trial_scores(directory)
     assert len(scores) == 3
     assert all(status == "COMPLETED" for status, _ in scores.values())
-    with open(os.path.join(evolution_search, "search.json")) as f:
-        settings = json.load(f)
-    assert settings["strategy"] == "evolution" and settings["num_classes"] == 10
+    settings = workflow.read_settings(directory)
+    assert settings.strategy == "evolution" and settings.num_classes == 10
+    # The paper's 50 decisions by default: each block also picks its combine op.
+    assert settings.search_combine is True
+    assert any("/combine" in name for name in _trial_values(directory)["0"])
+    # Before the first trial: how long the run is.
+    assert (
+        "3 trials to run, each 1 epoch x 1 step of 64 images (3 training steps)" in out
+    )
+    # One numbering: keras-tuner's trial ids, as the folders are named.
+    folders = sorted(n for n in os.listdir(directory) if n.startswith("trial_"))
+    assert folders == ["trial_0", "trial_1", "trial_2"]
+    for done, folder in enumerate(folders, 1):
+        trial_id = folder.removeprefix("trial_")
+        lines = [
+            line for line in out.splitlines() if f"[search] trial {trial_id} " in line
+        ]
+        assert len(lines) == 1, out
+        assert "completed" in lines[0] and f"{done}/3 done" in lines[0]
+    best_id, (_, best) = max(scores.items(), key=lambda kv: (kv[1][1], -int(kv[0])))
+    assert f"[search] best val_accuracy {best:.4f} (trial {best_id})" in out
 
 
 @pytest.mark.parametrize(
-    "strategy,trials", [("controller", 2), ("random", 1), ("bayesian", 1)]
+    "strategy,trials",
+    [("controller", 2), ("local_search", 1), ("random", 1), ("bayesian", 1)],
 )
 def test_search_each_strategy(strategy, trials, tmp_path, capsys):
     directory = str(tmp_path / strategy)
@@ -118,23 +161,38 @@ def test_search_each_strategy(strategy, trials, tmp_path, capsys):
     )
     assert code == 0, err
     for n in range(1, trials + 1):
-        assert f"[search] trial {n}/{trials}" in out
+        assert f"{n}/{trials} done" in out
     assert "best genotype:" in out
     scores = _trial_scores(directory)
     assert len(scores) == trials
     best = max(score for _, score in scores.values())
-    assert f"best validation accuracy {best:.4f}" in out
+    assert f"best val_accuracy {best:.4f}" in out
 
 
 @pytest.mark.slow
 def test_resume_continues_the_same_search(evolution_search, tmp_path, capsys):
     before = _trial_scores(evolution_search)
+    # The original command again, with --resume and a larger budget: flags
+    # equal to the stored settings are no conflict.
     code, out, err = _run(
-        ["search", "--directory", evolution_search, "--resume", "--max-trials", "4"],
+        [
+            "search",
+            "--strategy",
+            "evolution",
+            "--population-size",
+            "2",
+            "--directory",
+            evolution_search,
+            "--resume",
+            "--max-trials",
+            "4",
+            *TINY,
+        ],
         capsys,
     )
     assert code == 0, err
-    assert "resuming" in out
+    assert f"resuming the search in {evolution_search}: 3/4 trials done" in out
+    assert "1 trial to run" in out and "4/4 done" in out
     after = _trial_scores(evolution_search)
     assert len(after) == 4
     # Finished trials are kept as they were.
@@ -168,7 +226,7 @@ def test_search_killed_mid_run_resumes(tmp_path):
     deadline = time.time() + 240
     try:
         for line in proc.stdout:
-            if "[search] trial 1/2" in line:
+            if "1/2 done" in line:
                 break
             assert time.time() < deadline, "no trial finished in time"
         proc.send_signal(signal.SIGKILL)
@@ -196,7 +254,16 @@ def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
         ["show", "--from-search", evolution_search, "--output", out_dir], capsys
     )
     assert code == 0, err
+    scores = _trial_scores(evolution_search)
+    best_id, (_, best) = max(scores.items(), key=lambda kv: (kv[1][1], -int(kv[0])))
+    # (The slow resume test may have grown the search to 4 trials.)
+    budget = workflow.read_settings(evolution_search).max_trials
+    assert (
+        f"[show] best of {evolution_search}: trial {best_id}, val_accuracy "
+        f"{best:.4f} ({len(scores)}/{budget} trials done)" in out
+    )
     files = sorted(os.listdir(out_dir))
+    assert all(f.startswith(f"trial_{best_id}_") for f in files)
     assert len(files) == 4 and all(
         os.path.getsize(os.path.join(out_dir, f)) > 0 for f in files
     )
@@ -212,8 +279,6 @@ def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
     code, out, err = _run(["report", evolution_search, "--output", page], capsys)
     assert code == 0, err
     html = (tmp_path / "report.html").read_text()
-    scores = _trial_scores(evolution_search)
-    best_id, (_, best) = max(scores.items(), key=lambda kv: kv[1][1])
     assert best_id in html
     assert "parameters" in html.lower()
 
@@ -250,6 +315,8 @@ def test_train_and_export_serve_the_same_predictions(tmp_path, capsys):
         capsys,
     )
     assert code == 0, err
+    assert "1 epochs x 1 steps of 64 images (1 training steps)" in out
+    assert "[train] epoch 1/1  " in out and "eta 0m00s" in out
     assert "test accuracy" in out
     assert os.path.isfile(output)
     saved = str(tmp_path / "served")
@@ -322,6 +389,17 @@ def _bad_inputs(root):
         (["search", "--drop-path-keep-prob", "1.5"], "--drop-path-keep-prob"),
         (["search", "--seed", "-2"], "--seed"),
         (["search", "--strategy", "grid"], "--strategy"),
+        # --resume never starts a new search.
+        (["search", "--resume"], "there is no search to resume in 's'"),
+        (
+            ["search", "--strategy", "random", "--population-size", "4"],
+            "--population-size is an option of --strategy evolution",
+        ),
+        (["search", "--strategy-option", "population_size"], "NAME=VALUE"),
+        (
+            ["search", "--strategy-option", "populationsize=4", "--max-trials", "1"],
+            "populationsize",
+        ),
         (["train", "nasnet_a", "--filters", "0"], "--filters"),
         (["train", "nasnet_a", "--data-dir", "{in}/missing"], "does not exist"),
         (["train", "{in}/bad.json"], "bad.json: not a valid genotype"),
@@ -480,30 +558,142 @@ def test_small_budget_settings_reach_the_tuners(tmp_path):
     # The controller updates every --controller-batch-size trials, and
     # Bayesian optimization starts from a quarter of the budget (keras-tuner's
     # default, 3 per hyperparameter, would make a CLI search all random).
-    settings = {"seed": 1, "controller_batch_size": 4, "controller_learning_rate": 0.01}
-    controller = cli._make_tuner(
-        {**settings, "strategy": "controller"}, None, str(tmp_path / "c"), 20
-    )
+    args = cli.build_parser().parse_args(
+        ["search", "--strategy", "controller", "--controller-batch-size", "4",
+         "--controller-learning-rate", "0.01", "--max-trials", "20"]
+    )  # fmt: skip
+    given = cli._given_search_settings(args)
+    settings = workflow.SearchSettings(**given, seed=1)
+    controller = workflow.make_tuner(settings, None, str(tmp_path / "c"))
     assert controller.oracle.strategy.batch_size == 4
     assert controller.oracle.strategy.learning_rate == 0.01
-    bayesian = cli._make_tuner(
-        {**settings, "strategy": "bayesian"}, None, str(tmp_path / "b"), 20
+    bayesian = workflow.make_tuner(
+        workflow.SearchSettings(strategy="bayesian", max_trials=20),
+        None,
+        str(tmp_path / "b"),
     )
     assert bayesian.oracle.num_initial_points == 5
     # A search.json written before these settings existed: the paper's.
-    old = cli._make_tuner(
-        {"seed": 1, "strategy": "controller"}, None, str(tmp_path / "o"), 20
+    old = workflow.SearchSettings.from_json({"seed": 1, "strategy": "controller"})
+    assert old.strategy_options == {"batch_size": 20, "learning_rate": 0.00035}
+    tuner = workflow.make_tuner(old, None, str(tmp_path / "o"))
+    assert tuner.oracle.strategy.batch_size == 20
+
+
+def test_version_and_search_combine_flags(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"keras-nasnet {keras_nasnet.__version__}"
+    parser = cli.build_parser()
+    # Left out, no flag is a choice (a resumed search keeps its own).
+    assert cli._given_search_settings(parser.parse_args(["search"])) == {}
+    off = cli._given_search_settings(
+        parser.parse_args(["search", "--no-search-combine"])
     )
-    assert old.oracle.strategy.batch_size == 20
+    assert off == {"search_combine": False}
+    # Any option of the strategy, by name (values read as JSON scalars).
+    given = cli._given_search_settings(
+        parser.parse_args(
+            ["search", "--population-size", "4", "--strategy-option",
+             "identity_prob=0.1", "--strategy-option", "sample_size=2"]
+        )
+    )  # fmt: skip
+    assert given == {
+        "strategy_options": {
+            "population_size": 4,
+            "identity_prob": 0.1,
+            "sample_size": 2,
+        }
+    }
+    assert workflow.SearchSettings().search_combine is True
+
+
+def test_help_imports_neither_keras_nor_tensorflow():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, contextlib, io\n"
+            "from keras_nasnet import cli\n"
+            "for command in ('search', 'train', 'export', 'show', 'report'):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        try:\n"
+            "            cli.main([command, '--help'])\n"
+            "        except SystemExit:\n"
+            "            pass\n"
+            "print(sorted({'keras', 'tensorflow', 'keras_tuner', 'jax'} & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_resume_refuses_flags_that_differ_from_the_stored_settings(
+    evolution_search, capsys
+):
+    before = _tree(evolution_search)
+    code, out, err = _run(
+        ["search", "--directory", evolution_search, "--resume", "--strategy",
+         "controller", "--epochs", "3", "--no-search-combine", "--filters", "4"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    # The flags given that differ, with the stored values; not the equal
+    # --filters 4, not the flags left out.
+    assert (
+        "these flags differ from them: --strategy controller (stored: evolution), "
+        "--no-search-combine (stored: --search-combine), --epochs 3 (stored: 1)." in err
+    )
+    assert "--filters" not in err and "--batch-size" not in err
+    assert _tree(evolution_search) == before
+
+
+def test_resume_of_an_empty_directory_refuses(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, out, err = _run(
+        ["search", "--directory", str(tmp_path / "empty"), "--resume", *TINY], capsys
+    )
+    assert code == 2
+    assert "there is no search to resume" in err and "holds no search.json" in err
+    assert os.listdir(tmp_path / "empty") == []
+
+
+@pytest.mark.slow
+def test_two_default_searches_propose_the_same_trials(tmp_path, capsys):
+    # `--seed 0`, the default, is a seed: two runs of one command propose the
+    # same trials. With 3 trials and a population of 2, the third is a child
+    # of the tournament's winner, so the scores must agree too: each trial's
+    # training is seeded from (seed, trial id).
+    runs = []
+    for name in ("first", "second"):
+        directory = str(tmp_path / name)
+        code, out, err = _run(
+            ["search", "--max-trials", "3", "--population-size", "2",
+             "--sample-size", "2", "--directory", directory, *TINY],
+            capsys,
+        )  # fmt: skip
+        assert code == 0, err
+        runs.append((_trial_values(directory), _trial_scores(directory)))
+    (values_a, scores_a), (values_b, scores_b) = runs
+    assert len(values_a) == 3
+    assert values_a == values_b
+    assert scores_a == scores_b
 
 
 @pytest.mark.slow
 def test_a_search_runs_as_a_chain_of_processes(tmp_path):
     # --trials-per-process: each process runs that many trials and hands
     # over to a fresh one (TensorFlow keeps memory per traced child); the
-    # chain ends with the whole search, as one process would.
+    # chain ends with the whole search, as one process would, and the first
+    # process prints every process's progress.
     directory = str(tmp_path / "chain")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user runs it
     result = subprocess.run(
         [
             sys.executable,
@@ -530,9 +720,16 @@ def test_a_search_runs_as_a_chain_of_processes(tmp_path):
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("going on in a fresh one") == 1
-    assert result.stdout.count("[search] resuming the search") == 1
-    assert "[search] best genotype" in result.stdout
+    out = result.stdout
+    assert out.count("going on in a fresh one") == 1
+    assert out.count("trials to run") == 1  # one header, not one per process
+    assert "[search] trial 0 completed" in out and "1/2 done" in out
+    assert "[search] trial 1 completed" in out and "2/2 done" in out
+    assert "[search] best genotype" in out
     scores = _trial_scores(directory)
     assert len(scores) == 2
     assert all(status == "COMPLETED" for status, _ in scores.values())
+    # TensorFlow's start-up lines (each printed twice by two of its native
+    # libraries, in each of the two processes) are gone; nothing else is.
+    for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "cpu_feature_guard"):
+        assert noise not in result.stderr, result.stderr[-3000:]

@@ -79,6 +79,54 @@ def test_layer_reaches_its_cell_keep_prob_at_the_end(cell_index):
     assert float(_np(layer.keep_prob())) == pytest.approx(1 - 0.5 * (1 - keep))
 
 
+def test_amoebanet_schedule_ramps_by_time_only():
+    # tensorflow/tpu amoeba_net `_apply_drop_path`, 'v1': every cell alike.
+    for cell_index in (0, 3, 9):
+        assert drop_path_keep_prob(cell_index, 10, 0.0, 0.7, "amoebanet") == 1.0
+        assert drop_path_keep_prob(
+            cell_index, 10, 0.5, 0.7, "amoebanet"
+        ) == pytest.approx(0.85)
+        assert drop_path_keep_prob(
+            cell_index, 10, 3.0, 0.7, "amoebanet"
+        ) == pytest.approx(0.7)
+    # NASNet's scales the first cell's by its depth.
+    assert drop_path_keep_prob(0, 10, 1.0, 0.7, "nasnet") == pytest.approx(0.97)
+    with pytest.raises(ValueError, match="`schedule`. Expected one of"):
+        drop_path_keep_prob(0, 10, 1.0, 0.7, "v1")
+
+
+def test_layer_uses_its_schedule_and_keeps_it_in_its_config():
+    layer = ScheduledDropPath(0.6, cell_index=0, total_cells=5, schedule="amoebanet")
+    layer.progress.assign(1.0)
+    assert float(_np(layer.keep_prob())) == pytest.approx(0.6)
+    assert ScheduledDropPath.from_config(layer.get_config()).schedule == "amoebanet"
+    assert ScheduledDropPath(0.6).schedule == "nasnet"
+    with pytest.raises(ValueError, match="`schedule`"):
+        ScheduledDropPath(0.6, schedule="tpu")
+
+
+def test_nasnet_model_gives_every_drop_path_its_schedule():
+    from keras_nasnet.models import NASNet
+
+    model = NASNet(
+        "nasnet_a",
+        cells_per_stack=1,
+        filters=4,
+        input_shape=(8, 8, 1),
+        drop_path_keep_prob=0.6,
+        drop_path_schedule="amoebanet",
+    )
+    layers = drop_path_layers(model)
+    assert layers and {layer.schedule for layer in layers} == {"amoebanet"}
+    for layer in layers:
+        layer.progress.assign(1.0)
+    assert {round(float(_np(layer.keep_prob())), 6) for layer in layers} == {0.6}
+    reloaded = NASNet.from_config(model.get_config())
+    assert {layer.schedule for layer in drop_path_layers(reloaded)} == {"amoebanet"}
+    with pytest.raises(ValueError, match="`drop_path_schedule`"):
+        NASNet("nasnet_a", 1, filters=4, drop_path_schedule="v1")
+
+
 def test_layer_validates_its_arguments():
     with pytest.raises(ValueError, match="drop_path_keep_prob"):
         ScheduledDropPath(0.0)

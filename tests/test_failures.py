@@ -262,7 +262,7 @@ def test_cli_prints_failed_trials_and_exits_2_with_the_reasons(
     out, err = capsys.readouterr()
     assert code == 2
     for n in (1, 2, 3):
-        assert f"[search] trial {n}/5  status failed" in out
+        assert f"[search] trial {n - 1} failed" in out and f"{n}/5 done" in out
     assert out.count("reason: Out of memory while training") == 3
     assert len(err.strip().splitlines()) == 1
     assert (

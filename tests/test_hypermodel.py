@@ -43,8 +43,17 @@ def test_declares_50_decisions_with_stable_names_in_paper_order():
     assert list(by_name["normal/block_0/combine"].values) == ["add", "concat"]
 
 
+def test_default_space_is_the_papers_50_decisions():
+    # Zoph et al. 2018, section 3: 2 cells x 5 blocks x 5 decisions, the
+    # combine op searched.
+    space = NASNetHyperModel(10, (32, 32, 3)).search_space()
+    assert _cell_names(space) == CELL_DECISIONS
+
+
 def test_without_combine_search_blocks_add_and_declare_40():
-    hm = NASNetHyperModel(10, (32, 32, 3), ops=AMOEBANET_OPS, num_blocks=3)
+    hm = NASNetHyperModel(
+        10, (32, 32, 3), ops=AMOEBANET_OPS, num_blocks=3, search_combine=False
+    )
     space = hm.search_space()
     names = _cell_names(space)
     assert len(names) == 2 * 3 * 4
@@ -57,7 +66,7 @@ def test_search_space_declares_everything_without_building(monkeypatch):
     def no_build(*args, **kwargs):
         raise AssertionError("search_space() must not build a model")
 
-    monkeypatch.setattr(hypermodel_module, "NASNet", no_build)
+    monkeypatch.setattr(hypermodel_module.training, "build_model", no_build)
     hm = NASNetHyperModel(10, (32, 32, 3), epochs=3, batch_size=[16, 32])
     space = hm.search_space()
     assert set(space.values) >= {
@@ -80,7 +89,7 @@ def test_not_tunable_declares_nothing_in_the_tuners_hook():
     hp = keras_tuner.HyperParameters()
     hm.declare_hyperparameters(hp)
     assert hp.space == []
-    assert len(_cell_names(hm.search_space())) == 40
+    assert len(_cell_names(hm.search_space())) == 50
 
 
 @pytest.mark.parametrize("name", sorted(genotypes.KNOWN_GENOTYPES))
@@ -99,7 +108,7 @@ def test_genotype_declares_missing_decisions_with_defaults():
     hm = NASNetHyperModel(10, (32, 32, 3), num_blocks=2)
     hp = keras_tuner.HyperParameters()
     genotype = hm.genotype(hp)
-    assert len(_cell_names(hp)) == 16
+    assert len(_cell_names(hp)) == 20
     assert genotype.normal.blocks[1].inputs == (0, 0)
     assert genotype.normal.blocks[1].ops == ("identity", "identity")
 
@@ -110,7 +119,9 @@ def test_fixed_settings_are_declared_fixed():
     assert isinstance(by_name["cells_per_stack"], hp_module.Fixed)
     assert by_name["cells_per_stack"].value == 3
     assert by_name["filters"].value == 16
-    assert by_name["learning_rate"].value == 0.025
+    # Unset settings are the recipe's, declared fixed too.
+    assert by_name["learning_rate"].value == training.SEARCH_PROXY.learning_rate
+    assert by_name["weight_decay"].value == training.SEARCH_PROXY.weight_decay
     # None means "whatever search() gets": not declared at all.
     assert "epochs" not in by_name and "batch_size" not in by_name
 
@@ -170,7 +181,8 @@ def test_searchable_settings_lists_and_hyperparameter_objects():
         (dict(filters=hp_module.Int("f", 0, 8)), r"Received: filters=Int"),
         (dict(filters=hp_module.Float("f", 8.0, 16.0)), r"`filters`"),
         (dict(filters=hp_module.Boolean("f")), r"`filters`"),
-        (dict(filters=None), r"Received: filters=None"),
+        (dict(filters=1), r"`filters`. Expected an integer >= 2"),
+        (dict(recipe="proxy"), r"`recipe`. Expected a keras_nasnet.training.Recipe"),
         (dict(epochs=0), r"`epochs`. Expected an integer >= 1.*or None"),
         (dict(batch_size=True), r"Received: batch_size=True"),
         (dict(learning_rate=0), r"`learning_rate`. Expected a finite number > 0"),
@@ -229,12 +241,22 @@ def test_build_gives_the_nasnet_that_the_values_spell():
     assert model.drop_path_keep_prob == 0.7
     assert model.weight_decay == 1e-4
     assert model.output_shape == (None, 10)
-    # The paper's proxy optimizer, ready to train.
+    # The trial's recipe, built and compiled by keras_nasnet.training.
+    recipe = training.SEARCH_PROXY
+    assert hm.trial_recipe(hp) == dataclasses.replace(
+        recipe,
+        cells_per_stack=1,
+        filters=8,
+        learning_rate=0.05,
+        drop_path_keep_prob=0.7,
+        weight_decay=1e-4,
+    )
+    assert model.get_layer("stem_conv").strides == (recipe.stem_strides,) * 2
     optimizer = model.optimizer
     assert isinstance(optimizer, keras.optimizers.SGD)
-    assert optimizer.momentum == 0.9
-    assert optimizer.global_clipnorm == 5.0
-    np.testing.assert_allclose(float(optimizer.learning_rate), 0.05)
+    assert optimizer.momentum == recipe.momentum
+    assert optimizer.nesterov == recipe.nesterov
+    assert optimizer.global_clipnorm == recipe.clipnorm
     assert model.jit_compile is False
 
 
@@ -268,7 +290,7 @@ def test_fit_adds_epochs_batch_size_and_callbacks():
     callbacks = model.kwargs["callbacks"]
     assert callbacks[0] is user_callback
     assert isinstance(callbacks[1], hypermodel_module.DropPathScheduler)
-    assert isinstance(callbacks[2], hypermodel_module._CosineLearningRate)
+    assert isinstance(callbacks[2], hypermodel_module._FailOnNonFiniteLoss)
 
 
 def test_fit_leaves_epochs_to_search_when_not_declared():
@@ -293,53 +315,116 @@ def test_fit_refuses_conflicting_epochs_but_lets_hyperband_set_them():
     assert model.kwargs["epochs"] == 5
 
 
-def test_cosine_learning_rate_decays_over_the_trials_steps():
-    # loss = mean(w * x) with x = 1: every step's gradient is 1, so plain SGD
-    # leaves w = 1 - (sum of the learning rates the trainer really used).
-    model = keras.Sequential(
-        [
-            keras.Input((1,)),
-            keras.layers.Dense(1, use_bias=False, kernel_initializer="ones"),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.SGD(0.1),
-        loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
-    )
-    seen = []
+class _RecordLearningRate(keras.callbacks.Callback):
+    """Records the learning rate of every step, before the step runs."""
 
-    class Record(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            seen.append(float(self.model.optimizer.learning_rate))
+    def __init__(self):
+        super().__init__()
+        self.seen = []
 
-    x = np.ones((8, 1), "float32")
-    model.fit(
+    def on_train_batch_begin(self, batch, logs=None):
+        rate = keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
+        self.seen.append(float(rate))
+
+
+def _tiny_hypermodel(**kwargs):
+    return NASNetHyperModel(
+        10, (8, 8, 1), num_blocks=1, cells_per_stack=1, filters=2, **kwargs
+    )
+
+
+def _tiny_data(n=16):
+    x = np.random.default_rng(0).random((n, 8, 8, 1)).astype("float32")
+    return x, np.arange(n) % 10
+
+
+def test_fit_trains_with_the_recipes_warmup_and_cosine_over_the_run():
+    # The schedule spans the run that fit() is given (2 epochs of 16 / 4 = 4
+    # steps), with the recipe's warmup: keras_nasnet.training's, not a copy.
+    recipe = dataclasses.replace(training.SEARCH_PROXY, warmup_fraction=0.25)
+    hm = _tiny_hypermodel(learning_rate=0.05, run_eagerly=True, recipe=recipe)
+    hp = hm.search_space()
+    x, y = _tiny_data()
+    record = _RecordLearningRate()
+    hm.fit(
+        hp, hm.build(hp), x, y, epochs=2, batch_size=4, verbose=0, callbacks=[record]
+    )
+    run = dataclasses.replace(recipe, epochs=2, batch_size=4, learning_rate=0.05)
+    schedule = training.learning_rate_schedule(run, steps_per_epoch=4)
+    expected = [float(schedule(step)) for step in range(8)]
+    np.testing.assert_allclose(record.seen, expected, rtol=1e-5, atol=1e-9)
+    assert record.seen[0] == 0.0 and record.seen[2] == pytest.approx(0.05)
+    # A Hyperband continuation resumes mid-curve: epoch 1 of 3 starts at step 4.
+    hp.Fixed("tuner/epochs", 3)
+    record = _RecordLearningRate()
+    hm.fit(
+        hp,
+        hm.build(hp),
         x,
-        np.zeros((8, 1), "float32"),
-        batch_size=2,
-        epochs=2,
+        y,
+        epochs=3,
+        initial_epoch=1,
+        batch_size=4,
         verbose=0,
-        shuffle=False,
-        callbacks=[hypermodel_module._CosineLearningRate(0.1), Record()],
+        callbacks=[record],
     )
-    # The same curve as the training recipe's compile-time schedule.
-    recipe = dataclasses.replace(training.NASNET_SEARCH, epochs=2, learning_rate=0.1)
-    schedule = training.learning_rate_schedule(recipe, steps_per_epoch=4)
-    expected = [float(schedule(s)) for s in range(8)]
-    np.testing.assert_allclose(seen, expected, rtol=1e-5)
-    np.testing.assert_allclose(seen[4], 0.05, rtol=1e-5)
-    (kernel,) = model.get_weights()
-    np.testing.assert_allclose(kernel[0, 0], 1.0 - sum(expected), rtol=1e-5)
+    schedule = training.learning_rate_schedule(
+        dataclasses.replace(run, epochs=3), steps_per_epoch=4
+    )
+    expected = [float(schedule(step)) for step in range(4, 12)]
+    np.testing.assert_allclose(record.seen, expected, rtol=1e-5, atol=1e-9)
 
 
-def test_defaults_are_the_nasnet_search_recipe():
+def test_fit_uses_the_recipes_epochs_and_batch_when_search_gives_none():
+    recipe = dataclasses.replace(training.SEARCH_PROXY, epochs=2, batch_size=8)
+    hm = _tiny_hypermodel(run_eagerly=True, recipe=recipe)
+    hp = hm.search_space()
+    x, y = _tiny_data()
+    history = hm.fit(hp, hm.build(hp), x, y, verbose=0)
+    assert history.params["epochs"] == 2 and history.params["steps"] == 2
+
+
+def test_fit_keeps_a_model_the_tuner_compiled_itself():
+    # keras-tuner's `optimizer=`/`loss=`/`metrics=` overrides recompile the
+    # model after build(); fit() must not undo them.
+    hm = _tiny_hypermodel(run_eagerly=True)
+    hp = hm.search_space()
+    model = hm.build(hp)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        run_eagerly=True,
+    )
+    optimizer = model.optimizer
+    x, y = _tiny_data(8)
+    hm.fit(hp, model, x, y, epochs=1, batch_size=8, verbose=0)
+    assert model.optimizer is optimizer
+
+
+def test_fit_needs_the_step_count_of_a_generator():
+    hm = _tiny_hypermodel(run_eagerly=True)
+    hp = hm.search_space()
+    model = hm.build(hp)
+    batches = ((x, y) for x, y in [_tiny_data(4)])
+    with pytest.raises(keras_tuner.errors.FatalValueError, match="steps_per_epoch"):
+        hm.fit(hp, model, batches, epochs=1)
+
+
+def test_defaults_are_the_search_proxy_recipe():
     hm = NASNetHyperModel(10, (32, 32, 3))
-    recipe = training.NASNET_SEARCH
+    recipe = training.SEARCH_PROXY
+    assert hm.recipe is recipe
     assert hm.cells_per_stack == recipe.cells_per_stack
     assert hm.filters == recipe.filters
     assert hm.learning_rate == recipe.learning_rate
     assert hm.weight_decay == recipe.weight_decay
     assert hm.drop_path_keep_prob == recipe.drop_path_keep_prob
+    assert (hm.jit_compile, hm.run_eagerly) == (recipe.jit_compile, recipe.run_eagerly)
+    paper = NASNetHyperModel(10, (32, 32, 3), recipe=training.NASNET_SEARCH)
+    assert (paper.cells_per_stack, paper.filters) == (2, 32)
+    assert paper.learning_rate == 0.025
+    assert paper.trial_recipe(paper.search_space()) == training.NASNET_SEARCH
 
 
 def test_bayesian_optimization_proposes_over_the_space(tmp_path):

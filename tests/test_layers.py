@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_nasnet import layers
-from keras_nasnet.genotypes import NASNET_A
+from keras_nasnet.genotypes import AMOEBANET_C, NASNET_A
 from keras_nasnet.space import ALL_OPS, Cell
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -139,6 +139,54 @@ def test_separable_conv_strides_only_in_the_first_unit():
     assert layer.count_params() == 2 * (72 + 64 + 32)
 
 
+def test_fused_batch_normalization_matches_keras():
+    # The same outputs, gradients and moving averages as Keras's layer, to
+    # float precision (the moving variance up to TF's n / (n - 1)).
+    x = np.random.default_rng(3).normal(2.0, 3.0, (4, 5, 5, 6)).astype("float32")
+    fused = layers.FusedBatchNormalization(momentum=0.9, epsilon=1e-5)
+    plain = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    for bn in (fused, plain):
+        bn.build(x.shape)
+        bn.gamma.assign(np.linspace(0.5, 1.5, 6).astype("float32"))
+        bn.beta.assign(np.linspace(-1.0, 1.0, 6).astype("float32"))
+    ys = [keras.ops.convert_to_numpy(bn(x, training=True)) for bn in (fused, plain)]
+    np.testing.assert_allclose(ys[0], ys[1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        fused.moving_mean.numpy(), plain.moving_mean.numpy(), rtol=1e-5
+    )
+    n = 4 * 5 * 5
+    np.testing.assert_allclose(
+        fused.moving_variance.numpy() - 0.9,
+        (plain.moving_variance.numpy() - 0.9) * n / (n - 1),
+        rtol=1e-4,
+    )
+    # At inference both use the moving averages: the same function.
+    for bn in (fused, plain):
+        bn.moving_variance.assign(np.full(6, 2.0, "float32"))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(fused(x)),
+        keras.ops.convert_to_numpy(plain(x)),
+        rtol=1e-6,
+    )
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        grads = []
+        for bn in (fused, plain):
+            inputs = tf.constant(x)
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                loss = tf.reduce_sum(bn(inputs, training=True) ** 3)
+            grads.append(
+                [g.numpy() for g in tape.gradient(loss, [inputs, bn.gamma, bn.beta])]
+            )
+        for a, b in zip(*grads, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    assert (
+        layers.FusedBatchNormalization.from_config(fused.get_config()).momentum == 0.9
+    )
+
+
 def test_factorized_reduction_paths_match_numpy():
     c = 3
     layer = layers.FactorizedReduction(2 * c)
@@ -154,10 +202,22 @@ def test_factorized_reduction_paths_match_numpy():
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_factorized_reduction_with_odd_filters_gives_even_channels():
-    # As the released code and Keras: each path gets filters // 2.
-    layer = layers.FactorizedReduction(11)
-    assert layer.compute_output_shape((None, 8, 8, 4)) == (None, 4, 4, 10)
+def test_factorized_reduction_with_odd_filters_is_an_error():
+    # Two paths of filters // 2 cannot make an odd width; the released code
+    # asserts an even one (it used to return filters - 1 channels silently).
+    with pytest.raises(ValueError, match=r"`filters`. Expected an even number"):
+        layers.FactorizedReduction(11)
+    # Without the stride there are no paths: a 1x1 conv of any width.
+    layer = layers.FactorizedReduction(11, strides=1)
+    assert layer.compute_output_shape((None, 8, 8, 4)) == (None, 8, 8, 11)
+
+
+def test_a_cell_that_needs_an_odd_factorized_reduction_fails_to_build():
+    # AmoebaNet-C's reduction cell concatenates its input h_i, which has twice
+    # the cell's output size: at an odd width that needs an odd reduction.
+    cell = layers.NASNetCell(AMOEBANET_C.reduction, 5, reduction=True)
+    with pytest.raises(ValueError, match="even number"):
+        cell.build([(None, 8, 8, 5), (None, 8, 8, 5)])
 
 
 @shape_only()

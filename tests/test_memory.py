@@ -2,9 +2,11 @@
 
 A search runs thousands of trials in one process; a few MiB kept per trial
 (models, callbacks or trials held by the tuner or by us) end it. `TRIALS` real
-trials of the smallest proxy through `AgingEvolution` on `NASNetHyperModel`,
-as keras-tuner runs them (`clear_session()` + `gc.collect()` before each
-build), with RSS read after each; the slope of a line through trials
+trials of the smallest proxy through the workflow's evolution tuner
+(`keras_nasnet.workflow.make_tuner`, what `keras-nasnet search` runs: per-trial
+seeding and progress events included), as keras-tuner runs them
+(`clear_session()` + `gc.collect()` before each build), with RSS read after
+each; the slope of a line through trials
 `FIT_FROM_TRIAL` to `TRIALS` must stay under `MAX_GROWTH_MIB_PER_TRIAL`.
 `benchmarks/trial_overhead.py` measures the same over 50 traced trials.
 """
@@ -15,8 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from keras_nasnet import data
-from tuner_plugins import AgingEvolution, NASNetHyperModel
+from keras_nasnet import data, progress, workflow
 
 # Slow: left out of `make check` (`pytest -m "not slow"`).
 pytestmark = pytest.mark.slow
@@ -54,31 +55,31 @@ def test_rss_does_not_grow_from_trial_to_trial(tmp_path):
     )
     rss = []
 
-    class Probed(AgingEvolution):
-        def on_trial_end(self, trial):
-            super().on_trial_end(trial)
+    class Probe(progress.SearchCallback):
+        def on_trial_end(self, event):
             rss.append(_rss_mib())
 
-    tuner = Probed(
-        NASNetHyperModel(
-            num_classes=10,
-            input_shape=splits.input_shape,
-            num_blocks=1,
-            cells_per_stack=1,
-            filters=4,
-            # Eager: tracing a child costs tens of seconds on a CPU. What this
-            # test guards (models, callbacks and trials kept alive) is the
-            # same eagerly; the traced functions' caches are measured by
-            # benchmarks/trial_overhead.py.
-            run_eagerly=True,
-        ),
-        objective="val_accuracy",
+    settings = workflow.SearchSettings(
+        strategy="evolution",
+        strategy_options={"population_size": 8, "sample_size": 3},
         max_trials=TRIALS,
-        population_size=8,
-        sample_size=3,
+        num_blocks=1,
+        cells_per_stack=1,
+        filters=4,
+        search_combine=False,  # add only: the smallest children
         seed=0,
-        directory=tmp_path,
-        project_name="memory",
+        input_shape=tuple(splits.input_shape),
+        num_classes=10,
+    )
+    tuner = workflow.make_tuner(
+        settings,
+        # Eager: tracing a child costs tens of seconds on a CPU. What this
+        # test guards (models, callbacks and trials kept alive) is the same
+        # eagerly; the traced functions' caches are measured by
+        # benchmarks/trial_overhead.py.
+        workflow.make_hypermodel(settings, run_eagerly=True),
+        str(tmp_path / "memory"),
+        callback=Probe(),
     )
     start = time.perf_counter()
     tuner.search(

@@ -208,8 +208,10 @@ def test_get_config_is_the_constructor_arguments():
             "genotype": TINY.to_dict(),
             "filters": None,
             "stem_multiplier": None,
+            "stem_strides": 1,
             "skip_reduction_layer_input": False,
             "aux_weight": 0.4,
+            "drop_path_schedule": "nasnet",
             "bn_momentum": None,
             "bn_epsilon": None,
             "name": "tiny",
@@ -221,6 +223,19 @@ def test_get_config_is_the_constructor_arguments():
         assert clone.count_params() == model.count_params()
     # TINY's normal cell concatenates 2 states: P = 4 * 2 * F.
     assert model.filters == 6 and model.bn_momentum == 0.9 and model.bn_epsilon == 1e-5
+
+
+def test_stem_strides_halves_every_map_without_new_weights():
+    with shape_only():
+        plain = NASNet(NASNET_A, 1, filters=4, input_shape=(28, 28, 1))
+        strided = NASNet(
+            NASNET_A, 1, filters=4, input_shape=(28, 28, 1), stem_strides=2
+        )
+        assert strided.count_params() == plain.count_params()
+        for name in ("stem_bn", "cell_0", "reduction_cell_0", "reduction_cell_1"):
+            size = plain.get_layer(name).output.shape[1]
+            assert strided.get_layer(name).output.shape[1] == -(-size // 2)
+        assert NASNet.from_config(strided.get_config()).stem_strides == 2
 
 
 def test_genotype_by_name_text_or_json():
@@ -249,6 +264,9 @@ def test_genotype_by_name_text_or_json():
         (dict(filters=4, drop_path_keep_prob=0.0), "`drop_path_keep_prob`"),
         (dict(filters=4, dropout=1.0), "`dropout`"),
         (dict(filters=4, input_shape=(None, None, 3)), "`input_shape`"),
+        (dict(filters=4, stem_strides=3), r"`stem_strides`. Expected 1 or 2"),
+        (dict(filters=4, stem_strides=2.0), r"Received: stem_strides=2.0"),
+        (dict(filters=8, stem="imagenet", stem_strides=2), "`stem_strides`"),
     ],
 )
 def test_invalid_arguments_are_named(kwargs, message):

@@ -15,6 +15,7 @@ from keras_nasnet.training import (
     NASNET_CIFAR,
     NASNET_SEARCH,
     PROXY,
+    SEARCH_PROXY,
 )
 
 SUBSET_DIR = os.path.join(os.path.dirname(__file__), "data", "fashion-mnist")
@@ -53,13 +54,24 @@ def test_presets_follow_the_papers():
     assert (nasnet.drop_path_keep_prob, nasnet.momentum) == (0.6, 0.9)
     assert (nasnet.cells_per_stack, nasnet.filters) == (6, 32)  # 6@768
     assert (nasnet.pad, nasnet.flip, nasnet.cutout) == (4, True, None)
+    assert nasnet.drop_path_schedule == "nasnet"
     amoeba = AMOEBANET_CIFAR
+    # The released code weighs the aux loss 0.4 (tensorflow/tpu amoeba_net
+    # model_builder._build_loss) and ramps drop path by time only ('v1').
     assert (amoeba.batch_size, amoeba.learning_rate, amoeba.aux_weight) == (
         128,
         0.024,
-        0.5,
+        0.4,
     )
+    assert amoeba.drop_path_schedule == "amoebanet"
     assert (amoeba.drop_path_keep_prob, amoeba.filters) == (0.7, 36)
+    # The papers train without warmup, Nesterov or a strided stem.
+    for paper in (NASNET_CIFAR, AMOEBANET_CIFAR, NASNET_SEARCH, AMOEBANET_SEARCH):
+        assert (paper.warmup_fraction, paper.nesterov, paper.stem_strides) == (
+            0.0,
+            False,
+            1,
+        )
     assert (NASNET_SEARCH.epochs, NASNET_SEARCH.cells_per_stack) == (20, 2)
     assert (AMOEBANET_SEARCH.epochs, AMOEBANET_SEARCH.cells_per_stack) == (25, 3)
     assert AMOEBANET_SEARCH.filters == 24
@@ -73,8 +85,11 @@ def test_presets_follow_the_papers():
         NASNET_SEARCH,
         AMOEBANET_SEARCH,
         PROXY,
+        SEARCH_PROXY,
     }
     assert all(recipe.source for recipe in training.RECIPES.values())
+    assert SEARCH_PROXY.source.startswith("ours")
+    assert "benchmarks/results/proxy_recipe.json" in SEARCH_PROXY.source
 
 
 @pytest.mark.parametrize(
@@ -96,6 +111,12 @@ def test_presets_follow_the_papers():
         ("jit_compile", "yes"),
         ("run_eagerly", 1),
         ("cells_per_stack", True),
+        ("nesterov", 1),
+        ("warmup_fraction", 1.0),
+        ("warmup_fraction", -0.1),
+        ("drop_path_schedule", "v3"),
+        ("stem_strides", 3),
+        ("stem_strides", 2.0),
     ],
 )
 def test_recipe_validation_names_the_field(field, value):
@@ -132,6 +153,25 @@ def test_cosine_schedule_start_middle_end():
         training.learning_rate_schedule(NASNET_CIFAR, 0)
 
 
+def test_warmup_rises_linearly_then_the_cosine_spans_the_rest():
+    recipe = dataclasses.replace(
+        NASNET_CIFAR, epochs=2, learning_rate=0.1, warmup_fraction=0.1
+    )
+    schedule = training.learning_rate_schedule(recipe, steps_per_epoch=50)
+
+    def lr(step):
+        return float(keras.ops.convert_to_numpy(schedule(step)))
+
+    # 100 steps: 10 of warmup from 0, then 90 of cosine from the peak to 0.
+    assert [lr(s) for s in (0, 5, 10)] == pytest.approx([0.0, 0.05, 0.1])
+    assert lr(55) == pytest.approx(0.05, rel=1e-4)
+    assert lr(100) == pytest.approx(0.0, abs=1e-9)
+    # A run too short for a whole warmup step still decays over its last.
+    one = dataclasses.replace(recipe, epochs=1, warmup_fraction=0.9)
+    short = training.learning_rate_schedule(one, steps_per_epoch=1)
+    assert float(keras.ops.convert_to_numpy(short(0))) == pytest.approx(0.1)
+
+
 def test_compile_model_sets_momentum_clipping_schedule_and_loss():
     model = training.compile_model(_tiny_classifier(), NASNET_CIFAR, steps_per_epoch=10)
     optimizer = model.optimizer
@@ -150,6 +190,62 @@ def test_compile_model_sets_momentum_clipping_schedule_and_loss():
     eager = dataclasses.replace(PROXY, run_eagerly=True, jit_compile=True)
     eager_model = training.compile_model(_tiny_classifier(), eager, 10)
     assert eager_model.run_eagerly and not eager_model.jit_compile
+
+
+def test_nesterov_from_the_recipe():
+    recipe = dataclasses.replace(PROXY, nesterov=True)
+    assert training.make_optimizer(recipe, steps_per_epoch=5).nesterov is True
+    assert training.make_optimizer(PROXY, steps_per_epoch=5).nesterov is False
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing"
+)
+def test_build_training_state_traces_the_first_step_once():
+    x = np.zeros((8, 28, 28, 1), "float32")
+    y = np.zeros((8,), "int32")
+
+    def traces(prebuild):
+        model = training.compile_model(_tiny_classifier(), PROXY, steps_per_epoch=2)
+        if prebuild:
+            training.build_training_state(model)
+            assert model.optimizer.built
+        calls = []
+        step = model.train_step
+
+        def counted(data):
+            calls.append(1)  # runs once per trace
+            return step(data)
+
+        model.train_step = counted
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        return len(calls)
+
+    # Keras creates the optimizer and metric variables inside the first
+    # traced step, and a tf.function that creates variables traces twice.
+    assert traces(prebuild=True) == 1 < traces(prebuild=False)
+
+
+def test_configure_tensorflow_turns_the_graph_optimizer_off():
+    with pytest.raises(ValueError, match="`threads`"):
+        training.configure_tensorflow(threads=0)
+    with pytest.raises(ValueError, match="`graph_optimization`"):
+        training.configure_tensorflow(graph_optimization="off")
+    if keras.backend.backend() != "tensorflow":
+        assert training.configure_tensorflow(graph_optimization=False) == {}
+        return
+    import tensorflow as tf
+
+    key = "disable_meta_optimizer"
+    before = tf.config.optimizer.get_experimental_options().get(key, False)
+    try:
+        applied = training.configure_tensorflow(graph_optimization=False)
+        assert applied == {"graph_optimization": False}
+        assert tf.config.optimizer.get_experimental_options()[key] is True
+        training.configure_tensorflow(graph_optimization=True)
+        assert tf.config.optimizer.get_experimental_options()[key] is False
+    finally:
+        tf.config.optimizer.set_experimental_options({key: before})
 
 
 def test_float16_gets_loss_scaling():
@@ -171,6 +267,14 @@ def test_build_model_passes_the_recipe_to_nasnet(splits):
     assert model.input_shape == (None, 28, 28, 1)
     assert model.auxiliary_head and model.aux_weight == 0.4
     assert model.drop_path_keep_prob == 0.6 and model.weight_decay == 5e-4
+    assert model.drop_path_schedule == "nasnet" and model.stem_strides == 1
+    amoeba = dataclasses.replace(AMOEBANET_CIFAR, cells_per_stack=1, filters=4)
+    amoeba_model = training.build_model("amoebanet_a", splits, amoeba)
+    assert amoeba_model.drop_path_schedule == "amoebanet"
+    assert amoeba_model.aux_weight == 0.4
+    strided = training.build_model("nasnet_a", splits, SEARCH_PROXY)
+    assert strided.get_layer("stem_conv").strides == (2, 2)
+    assert strided.get_layer("stem_bn").output.shape[1:3] == (14, 14)
     proxy = training.build_model("nasnet_a", ((32, 32, 3), 100), PROXY, dropout=0.1)
     assert not proxy.auxiliary_head and proxy.num_classes == 100
     assert proxy.drop_path_keep_prob == 1.0 and proxy.dropout == 0.1

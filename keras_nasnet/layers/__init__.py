@@ -8,6 +8,7 @@ import keras  # noqa: F401
 from keras_nasnet.layers.aux_head import AuxiliaryHead
 from keras_nasnet.layers.cell import NASNetCell
 from keras_nasnet.layers.drop_path import (
+    DROP_PATH_SCHEDULES,
     ScheduledDropPath,
     drop_path,
     drop_path_keep_prob,
@@ -15,6 +16,7 @@ from keras_nasnet.layers.drop_path import (
 from keras_nasnet.layers.ops import (
     BottleneckConv,
     FactorizedReduction,
+    FusedBatchNormalization,
     IdentityOp,
     PoolOp,
     ReLUConvBN,
@@ -23,9 +25,11 @@ from keras_nasnet.layers.ops import (
 )
 
 __all__ = [
+    "DROP_PATH_SCHEDULES",
     "AuxiliaryHead",
     "BottleneckConv",
     "FactorizedReduction",
+    "FusedBatchNormalization",
     "IdentityOp",
     "NASNetCell",
     "PoolOp",

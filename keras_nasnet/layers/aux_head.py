@@ -1,4 +1,9 @@
-"""The auxiliary classifier head NASNet and AmoebaNet train with.
+"""The auxiliary classifier head NASNet and AmoebaNet train with, and its loss.
+
+`AuxiliaryHead` is the head; `AuxiliaryLossMixin` gives a Keras model whose
+training call returns `(predictions, aux_predictions)` the papers' loss:
+the compiled loss of the predictions plus `aux_weight` times that of the
+auxiliary predictions.
 
 Reference: Zoph et al. 2018, "Learning Transferable Architectures for Scalable
 Image Recognition", appendix A (slim `nasnet._build_aux_head`); the idea is
@@ -8,7 +13,11 @@ Szegedy et al. 2015, "Going Deeper with Convolutions".
 import keras
 from keras import ops
 
-from keras_nasnet.layers.ops import kernel_initializer, kernel_regularizer
+from keras_nasnet.layers.ops import (
+    FusedBatchNormalization,
+    kernel_initializer,
+    kernel_regularizer,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
@@ -90,7 +99,7 @@ class AuxiliaryHead(keras.layers.Layer):
             )
 
         def bn(name):
-            return keras.layers.BatchNormalization(
+            return FusedBatchNormalization(
                 momentum=self.bn_momentum,
                 epsilon=self.bn_epsilon,
                 dtype=self.dtype_policy,
@@ -142,3 +151,42 @@ class AuxiliaryHead(keras.layers.Layer):
             "bn_epsilon": self.bn_epsilon,
             "weight_decay": self.weight_decay,
         }
+
+
+class AuxiliaryLossMixin:
+    """The loss of a model trained with an auxiliary head, written once.
+
+    For a `keras.Model` subclass whose call in training returns
+    `(predictions, aux_predictions)` and otherwise the predictions alone:
+    `compute_loss` is the compiled loss of the predictions (with the
+    model's regularization losses) plus `auxiliary_loss_weight()` times the
+    compiled loss of the auxiliary predictions, and `compute_metrics` sees
+    the predictions only. A single output is left to Keras.
+
+    Subclasses define `auxiliary_loss_weight()`. Both papers' released code
+    weigh the auxiliary loss 0.4 (TF-slim `nasnet`, tensorflow/tpu
+    `amoeba_net/model_builder.py` `_build_loss`).
+    """
+
+    def auxiliary_loss_weight(self):
+        """The weight of the auxiliary loss."""
+        raise NotImplementedError
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        if not isinstance(y_pred, (list, tuple)):
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        predictions, aux_predictions = y_pred
+        loss = super().compute_loss(x, y, predictions, sample_weight, training=training)
+        if self._compile_loss is not None:
+            aux_loss = self._compile_loss(y, aux_predictions, sample_weight)
+            if aux_loss is not None:
+                weight = ops.cast(self.auxiliary_loss_weight(), loss.dtype)
+                loss = loss + weight * aux_loss
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if isinstance(y_pred, (list, tuple)):
+            y_pred = y_pred[0]
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)

@@ -4,28 +4,60 @@ Two pure functions do the work, and a thin layer holds the state:
 
 - `drop_path(x, keep_prob, seed_generator)` zeroes each example's `x` with
   probability `1 - keep_prob` and scales the survivors by `1 / keep_prob`.
-- `drop_path_keep_prob(cell_index, total_cells, progress, final_keep)` is the
-  schedule: deeper cells and later training keep less.
+- `drop_path_keep_prob(cell_index, total_cells, progress, final_keep,
+  schedule)` is the schedule, after one of its two sources:
+  `"nasnet"` (deeper cells and later training keep less) or `"amoebanet"`
+  (later training keeps less, every cell alike).
 - `ScheduledDropPath` reads the training progress from its own non-trainable
   `progress` variable; `keras_nasnet.callbacks.DropPathScheduler` writes it each
   batch. Without the callback, progress stays 0 and nothing is ever dropped.
 
 Reference: Zoph et al. 2018, "Learning Transferable Architectures for Scalable
-Image Recognition", section 4.1 (ScheduledDropPath); the schedule is the
-released code's "v3" (tensorflow/models research/slim/nets/nasnet).
+Image Recognition", section 4.1 (ScheduledDropPath); `"nasnet"` is the
+released code's "v3" (tensorflow/models research/slim/nets/nasnet). Real et
+al. 2019, "Regularized Evolution for Image Classifier Architecture Search";
+`"amoebanet"` is the released code's default "v1" (tensorflow/tpu
+models/official/amoeba_net/network_utils.py, `BaseCell._apply_drop_path(...,
+drop_connect_version='v1')`), ramped over `drop_path_burn_in_steps`, which
+`amoeba_net_model.py` (`AmoebaNetEstimatorModel._build_network`) sets to the
+run's total steps.
 """
 
 import keras
 from keras import ops
 
+from keras_nasnet._validation import fail as _fail
 
-def drop_path_keep_prob(cell_index, total_cells, progress, final_keep):
+# name -> whether the keep probability is scaled by the cell's depth.
+DROP_PATH_SCHEDULES = {
+    # TF-slim NASNet "v3": by depth and by time.
+    "nasnet": True,
+    # tensorflow/tpu AmoebaNet "v1": by time only.
+    "amoebanet": False,
+}
+
+
+def check_schedule(schedule, name="schedule"):
+    """Returns `schedule` if it names a drop-path schedule, else raises."""
+    if not isinstance(schedule, str) or schedule not in DROP_PATH_SCHEDULES:
+        _fail(name, f"one of {sorted(DROP_PATH_SCHEDULES)}", schedule)
+    return schedule
+
+
+def drop_path_keep_prob(
+    cell_index, total_cells, progress, final_keep, schedule="nasnet"
+):
     """The keep probability of a cell's op outputs at a point in training.
 
-    `keep_L = 1 - (cell_index + 1) / total_cells * (1 - final_keep)` is the
-    cell's keep probability at the end of training (the last cell reaches
-    `final_keep`), and `keep = 1 - min(1, progress) * (1 - keep_L)` falls
-    linearly from 1 at `progress = 0` to `keep_L` at `progress = 1`.
+    `schedule="nasnet"` (TF-slim's "v3"): `keep_L = 1 - (cell_index + 1) /
+    total_cells * (1 - final_keep)` is the cell's keep probability at the end
+    of training (the last cell reaches `final_keep`), and `keep = 1 -
+    min(1, progress) * (1 - keep_L)` falls linearly from 1 at `progress = 0`
+    to `keep_L` at `progress = 1`.
+
+    `schedule="amoebanet"` (tensorflow/tpu AmoebaNet's "v1"): every cell
+    alike, `keep = 1 - min(1, progress) * (1 - final_keep)`; `cell_index` and
+    `total_cells` are not used.
 
     Args:
         cell_index: 0-based index of the cell, counting every cell (stem
@@ -34,6 +66,7 @@ def drop_path_keep_prob(cell_index, total_cells, progress, final_keep):
         progress: fraction of training done, `step / total_steps`; a Python
             number or a scalar tensor. Values above 1 count as 1.
         final_keep: the keep probability the last cell reaches (`p`).
+        schedule: `"nasnet"` or `"amoebanet"`, as above.
 
     Returns:
         A Python float when `progress` is a Python number, else a scalar
@@ -45,8 +78,13 @@ def drop_path_keep_prob(cell_index, total_cells, progress, final_keep):
     1.0
     >>> round(drop_path_keep_prob(1, 4, progress=1.0, final_keep=0.6), 6)
     0.8
+    >>> round(drop_path_keep_prob(1, 4, 1.0, 0.6, schedule="amoebanet"), 6)
+    0.6
     """
-    layer_keep = 1.0 - (cell_index + 1) / total_cells * (1.0 - final_keep)
+    if DROP_PATH_SCHEDULES[check_schedule(schedule)]:
+        layer_keep = 1.0 - (cell_index + 1) / total_cells * (1.0 - final_keep)
+    else:
+        layer_keep = final_keep
     if isinstance(progress, (int, float)):
         return 1.0 - min(1.0, float(progress)) * (1.0 - layer_keep)
     progress = ops.minimum(ops.cast(progress, "float32"), 1.0)
@@ -88,7 +126,8 @@ class ScheduledDropPath(keras.layers.Layer):
     """Drop path whose keep probability follows the ScheduledDropPath schedule.
 
     In training, applies `drop_path` with
-    `drop_path_keep_prob(cell_index, total_cells, progress, drop_path_keep_prob)`;
+    `drop_path_keep_prob(cell_index, total_cells, progress, drop_path_keep_prob,
+    schedule)`;
     at inference (and whenever `drop_path_keep_prob` is 1) it returns its input
     unchanged. `progress` is a non-trainable scalar variable of the layer,
     starting at 0 (so nothing is dropped at step 0); the `DropPathScheduler`
@@ -101,6 +140,9 @@ class ScheduledDropPath(keras.layers.Layer):
             every cell.
         total_cells: number of cells in the network.
         seed: optional integer seed for the per-example noise.
+        schedule: `"nasnet"` (NASNet's: scaled by the cell's depth and by
+            time) or `"amoebanet"` (AmoebaNet's: by time only); see
+            `drop_path_keep_prob`.
         **kwargs: forwarded to `keras.layers.Layer`.
 
     Call arguments:
@@ -108,7 +150,8 @@ class ScheduledDropPath(keras.layers.Layer):
         training: drop only when true.
 
     Reference: Zoph et al. 2018, "Learning Transferable Architectures for
-    Scalable Image Recognition", section 4.1.
+    Scalable Image Recognition", section 4.1; Real et al. 2019, "Regularized
+    Evolution for Image Classifier Architecture Search" (released code).
 
     Example:
 
@@ -129,6 +172,7 @@ class ScheduledDropPath(keras.layers.Layer):
         cell_index=0,
         total_cells=1,
         seed=None,
+        schedule="nasnet",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -144,6 +188,7 @@ class ScheduledDropPath(keras.layers.Layer):
                 f"an integer in [0, total_cells) = [0, {total_cells}). "
                 f"Received: cell_index={cell_index!r}"
             )
+        self.schedule = check_schedule(schedule)
         self.drop_path_keep_prob = float(drop_path_keep_prob)
         self.cell_index = int(cell_index)
         self.total_cells = int(total_cells)
@@ -169,6 +214,7 @@ class ScheduledDropPath(keras.layers.Layer):
             self.total_cells,
             self.progress.value,
             self.drop_path_keep_prob,
+            self.schedule,
         )
 
     def call(self, inputs, training=None):
@@ -186,4 +232,5 @@ class ScheduledDropPath(keras.layers.Layer):
             "cell_index": self.cell_index,
             "total_cells": self.total_cells,
             "seed": self.seed,
+            "schedule": self.schedule,
         }

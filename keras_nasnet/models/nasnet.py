@@ -7,12 +7,18 @@ Search".
 """
 
 import keras
-from keras import ops
 
 from keras_nasnet import genotypes as genotypes_lib
-from keras_nasnet.layers.aux_head import AuxiliaryHead
+from keras_nasnet._validation import fail as _fail
+from keras_nasnet._validation import is_int as _is_int
+from keras_nasnet.layers.aux_head import AuxiliaryHead, AuxiliaryLossMixin
 from keras_nasnet.layers.cell import NASNetCell
-from keras_nasnet.layers.ops import kernel_initializer, kernel_regularizer
+from keras_nasnet.layers.drop_path import check_schedule
+from keras_nasnet.layers.ops import (
+    FusedBatchNormalization,
+    kernel_initializer,
+    kernel_regularizer,
+)
 from keras_nasnet.space import CONCAT, Genotype
 
 STEMS = ("cifar", "imagenet")
@@ -84,14 +90,14 @@ def _check_fraction(value, name, low_open):
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
-class NASNet(keras.Model):
+class NASNet(AuxiliaryLossMixin, keras.Model):
     """A NASNet/AmoebaNet image classifier for any genotype.
 
     Macro structure ("N@P": N normal cells per stack, P channels at the
     penultimate layer):
 
-    - `stem="cifar"`: 3x3 conv (stride 1) to `stem_multiplier * F` channels ->
-      BN; then N normal cells (F), a reduction cell (2F), N normal cells (2F),
+    - `stem="cifar"`: 3x3 conv (stride 1, or `stem_strides`) to
+      `stem_multiplier * F` channels -> BN; then N normal cells (F), a reduction cell (2F), N normal cells (2F),
       a reduction cell (4F), N normal cells (4F).
     - `stem="imagenet"`: 3x3 conv (stride 2, VALID) to `32 * stem_multiplier`
       channels -> BN; two reduction cells at `F // 4` and `F // 2`; then the
@@ -123,7 +129,9 @@ class NASNet(keras.Model):
     identity's goes through a `ScheduledDropPath`; train with
     `keras_nasnet.callbacks.DropPathScheduler()` to advance its schedule
     (without it nothing is dropped). The schedule's length is the callback's
-    `total_steps`, not a model argument.
+    `total_steps`, not a model argument; its shape is `drop_path_schedule`:
+    NASNet's (keep less in deeper cells and later in training) or
+    AmoebaNet's (later in training only).
 
     The model is a Functional model whose `get_config()` returns its
     constructor arguments (the genotype as its JSON dict) and whose
@@ -138,13 +146,22 @@ class NASNet(keras.Model):
         stem: `"cifar"` or `"imagenet"`.
         stem_multiplier: stem width factor; defaults to 3 (CIFAR: 3F) or 1
             (ImageNet: 32; NASNet-A large uses 3).
+        stem_strides: stride of the CIFAR stem's conv: 1 (the papers') or 2,
+            which halves every feature map and cuts the compute about 4x
+            (ours, for cheap search proxies on small images such as 28x28
+            Fashion-MNIST; it adds no weights). Must be 1 with the ImageNet
+            stem.
         skip_reduction_layer_input: see above (NASNet-A large: True).
         num_classes: number of classes.
         input_shape: `(height, width, channels)` with static sizes.
         auxiliary_head: add the auxiliary head for training.
-        aux_weight: the auxiliary loss weight (0.4; AmoebaNet used 0.5).
+        aux_weight: the auxiliary loss weight (0.4 in both papers' released
+            code).
         drop_path_keep_prob: the keep probability of the last cell at the end
             of training (CIFAR 0.6, ImageNet large 0.7; 1 disables).
+        drop_path_schedule: `"nasnet"` (TF-slim's "v3": scaled by the cell's
+            depth and by time) or `"amoebanet"` (tensorflow/tpu's "v1": by
+            time only); see `keras_nasnet.layers.drop_path_keep_prob`.
         dropout: dropout rate before the classifier.
         weight_decay: slim-style weight decay on conv and dense kernels,
             `L2(weight_decay / 2)` (the papers' 5e-4 on CIFAR).
@@ -180,12 +197,14 @@ class NASNet(keras.Model):
         penultimate_filters=None,
         stem="cifar",
         stem_multiplier=None,
+        stem_strides=1,
         skip_reduction_layer_input=False,
         num_classes=10,
         input_shape=(32, 32, 3),
         auxiliary_head=False,
         aux_weight=0.4,
         drop_path_keep_prob=1.0,
+        drop_path_schedule="nasnet",
         dropout=0.0,
         weight_decay=0.0,
         bn_momentum=None,
@@ -201,12 +220,14 @@ class NASNet(keras.Model):
             "penultimate_filters": penultimate_filters,
             "stem": stem,
             "stem_multiplier": stem_multiplier,
+            "stem_strides": stem_strides,
             "skip_reduction_layer_input": skip_reduction_layer_input,
             "num_classes": num_classes,
             "input_shape": None,
             "auxiliary_head": auxiliary_head,
             "aux_weight": aux_weight,
             "drop_path_keep_prob": drop_path_keep_prob,
+            "drop_path_schedule": drop_path_schedule,
             "dropout": dropout,
             "weight_decay": weight_decay,
             "bn_momentum": bn_momentum,
@@ -243,6 +264,15 @@ class NASNet(keras.Model):
                     f"penultimate_filters={penultimate_filters}"
                 )
             filters = penultimate_filters // multiplier
+        if not _is_int(stem_strides) or stem_strides not in (1, 2):
+            _fail("stem_strides", "1 or 2", stem_strides)
+        stem_strides = config["stem_strides"] = int(stem_strides)
+        if stem == "imagenet" and stem_strides != 1:
+            _fail(
+                "stem_strides",
+                "1 with stem='imagenet' (its stem conv already has stride 2)",
+                stem_strides,
+            )
         min_filters = 8 if stem == "imagenet" else 2
         _check_int(filters, "filters", min_filters)
         default_multiplier, default_momentum, default_epsilon = _STEM_DEFAULTS[stem]
@@ -271,6 +301,7 @@ class NASNet(keras.Model):
         drop_path_keep_prob = _check_fraction(
             drop_path_keep_prob, "drop_path_keep_prob", low_open=True
         )
+        check_schedule(drop_path_schedule, "drop_path_schedule")
         dropout = _check_fraction(dropout, "dropout", low_open=False)
         if weight_decay < 0:
             raise ValueError(
@@ -285,28 +316,28 @@ class NASNet(keras.Model):
         }
         images = keras.Input(shape=input_shape, name="images")
         if stem == "imagenet":
-            stem_filters, stem_strides, stem_padding = (
+            stem_filters, conv_strides, stem_padding = (
                 int(32 * stem_multiplier),
                 2,
                 "valid",
             )
         else:
-            stem_filters, stem_strides, stem_padding = (
+            stem_filters, conv_strides, stem_padding = (
                 int(filters * stem_multiplier),
-                1,
+                stem_strides,
                 "same",
             )
         x = keras.layers.Conv2D(
             stem_filters,
             3,
-            strides=stem_strides,
+            strides=conv_strides,
             padding=stem_padding,
             use_bias=False,
             kernel_initializer=kernel_initializer(),
             kernel_regularizer=kernel_regularizer(weight_decay),
             name="stem_conv",
         )(images)
-        x = keras.layers.BatchNormalization(
+        x = FusedBatchNormalization(
             momentum=bn_momentum, epsilon=bn_epsilon, name="stem_bn"
         )(x)
 
@@ -341,6 +372,10 @@ class NASNet(keras.Model):
                 **common,
             )
             out = cell(h if h_prev is None else [h, h_prev])
+            # NASNetCell builds its ScheduledDropPath layers with NASNet's
+            # schedule; the layers read `schedule` when called in training.
+            for layer in cell.drop_paths:
+                layer.schedule = drop_path_schedule
             skip = skip_reduction_layer_input and kind == "reduction" and not is_stem
             # Skipping: the next cell's h_{i-1} is this reduction cell's own.
             h, h_prev = out, (h_prev if skip else h)
@@ -373,11 +408,13 @@ class NASNet(keras.Model):
         self.penultimate_filters = filters * multiplier
         self.stem = stem
         self.stem_multiplier = stem_multiplier
+        self.stem_strides = stem_strides
         self.skip_reduction_layer_input = bool(skip_reduction_layer_input)
         self.num_classes = num_classes
         self.auxiliary_head = bool(auxiliary_head)
         self.aux_weight = aux_weight
         self.drop_path_keep_prob = drop_path_keep_prob
+        self.drop_path_schedule = drop_path_schedule
         self.dropout = dropout
         self.weight_decay = float(weight_decay)
         self.bn_momentum = bn_momentum
@@ -396,24 +433,8 @@ class NASNet(keras.Model):
             return spec[0]
         return spec
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        """The compiled loss of the main output, plus `aux_weight` x that of the aux output."""
-        if not (self.auxiliary_head and isinstance(y_pred, (list, tuple))):
-            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
-        logits, aux_logits = y_pred
-        loss = super().compute_loss(x, y, logits, sample_weight, training=training)
-        if self._compile_loss is not None:
-            aux_loss = self._compile_loss(y, aux_logits, sample_weight)
-            if aux_loss is not None:
-                loss = loss + ops.cast(self.aux_weight, loss.dtype) * aux_loss
-        return loss
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if self.auxiliary_head and isinstance(y_pred, (list, tuple)):
-            y_pred = y_pred[0]
-        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    def auxiliary_loss_weight(self):
+        return self.aux_weight
 
     def get_config(self):
         return {

@@ -1,0 +1,301 @@
+"""The Keras and keras-tuner side of `keras_nasnet.workflow`.
+
+The tuners a search runs, the one mapping from a strategy name to a tuner
+(`_tuner_spec`), the per-trial seed, and the Keras callback that reports
+epochs. `keras_nasnet.workflow` imports it when a search starts, so that
+importing the workflow costs no Keras.
+"""
+
+import os
+import time
+
+import keras
+import keras_tuner
+import numpy as np
+
+import tuner_plugins
+from keras_nasnet import progress, workflow
+from keras_nasnet._validation import check_known_options, fail
+from tuner_plugins import _keras_tuner
+from tuner_plugins import strategy as strategy_lib
+from tuner_plugins.failures import (
+    TooManyFailedTrialsError,
+    TrialFailureMixin,
+    failure_reason,
+)
+
+
+class ProcessBudgetSpent(Exception):
+    """This process ran its `trials_per_process`; a fresh one goes on."""
+
+
+def seed_trial(seed, trial_id):
+    """Seeds Python, NumPy and the backend for one trial's training.
+
+    From `workflow.trial_seed(seed, trial_id)`: a re-run of the trial (after
+    a kill, on resume) builds the same initial weights and draws the same
+    batches, and trial k of two searches with one seed starts alike whatever
+    the strategy.
+    """
+    keras.utils.set_random_seed(workflow.trial_seed(seed, trial_id))
+
+
+def _number(value):
+    try:
+        value = float(np.asarray(value))
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+class EpochEvents(keras.callbacks.Callback):
+    """Sends a `progress.EpochEnd` to `on_epoch_end` after each epoch.
+
+    Args:
+        on_epoch_end: a callable taking the event (e.g. a
+            `SearchCallback.on_epoch_end`).
+        trial_id: the trial's id, or None outside a search.
+    """
+
+    def __init__(self, on_epoch_end, trial_id=None):
+        super().__init__()
+        self._on_epoch_end = on_epoch_end
+        self._trial_id = trial_id
+        self._train_start = self._epoch_start = None
+
+    def __deepcopy__(self, memo):
+        # keras-tuner deep-copies the callbacks of each trial; the receiver
+        # (which may hold a stream) is shared, not copied.
+        return type(self)(self._on_epoch_end, self._trial_id)
+
+    def on_train_begin(self, logs=None):
+        self._train_start = time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        values = {name: _number(value) for name, value in (logs or {}).items()}
+        self._on_epoch_end(
+            progress.EpochEnd(
+                trial_id=self._trial_id,
+                epoch=epoch + 1,
+                epochs=self.params.get("epochs") or epoch + 1,
+                steps=self.params.get("steps"),
+                seconds=now - (self._epoch_start or now),
+                elapsed=now - (self._train_start or now),
+                logs={k: v for k, v in values.items() if v is not None},
+            )
+        )
+
+
+def best_trial(tuner):
+    """The best trial with a score so far, or None (none, or all failed)."""
+    best = tuner.oracle.get_best_trials(1)
+    return best[0] if best and best[0].score is not None else None
+
+
+def ended_trials(tuner):
+    """Trials of the search that ended; None on a distributed worker."""
+    trials = getattr(tuner.oracle, "trials", None)
+    if trials is None:
+        return None
+    return sum(t.status in progress.ENDED for t in trials.values())
+
+
+class _WorkflowTuner:
+    """What a workflow search adds to a keras-tuner Tuner.
+
+    - each trial's training is seeded from `(seed, trial id)`;
+    - `callback` (a `progress.SearchCallback`) receives each epoch and each
+      trial's end, with the best so far and the count of ended trials;
+    - after `trials_per_process` trials (if > 0), `search` stops with
+      `ProcessBudgetSpent` so that a fresh process goes on.
+    """
+
+    def __init__(self, *args, callback, trial_seed, trials_per_process=0, **kwargs):
+        self._callback = callback
+        self._trial_seed = trial_seed
+        self._trials_per_process = trials_per_process
+        self._trial_starts = {}
+        self._ended_here = 0
+        super().__init__(*args, **kwargs)
+
+    def pre_create_trial(self):
+        super().pre_create_trial()
+        if self._trials_per_process and self._ended_here >= self._trials_per_process:
+            done = ended_trials(self)  # None on a distributed worker
+            if done is not None and done < self.oracle.max_trials:
+                raise ProcessBudgetSpent()
+
+    def on_trial_begin(self, trial):
+        self._trial_starts[trial.trial_id] = (time.monotonic(), time.time())
+        super().on_trial_begin(trial)
+
+    def run_trial(self, trial, *args, **kwargs):
+        seed_trial(self._trial_seed, trial.trial_id)
+        kwargs["callbacks"] = [
+            *(kwargs.get("callbacks") or []),
+            EpochEvents(self._callback.on_epoch_end, trial.trial_id),
+        ]
+        return super().run_trial(trial, *args, **kwargs)
+
+    def on_trial_end(self, trial):
+        try:
+            super().on_trial_end(trial)
+        finally:
+            # Also for the trial that stops the search.
+            self._ended_here += 1
+            self._callback.on_trial_end(self._trial_end(trial))
+
+    def _trial_end(self, trial):
+        started, started_at = self._trial_starts.pop(
+            trial.trial_id, (time.monotonic(), time.time())
+        )
+        best = best_trial(self)
+        failed = trial.status in ("FAILED", "INVALID")
+        return progress.TrialEnd(
+            trial_id=trial.trial_id,
+            status=trial.status,
+            score=None if trial.score is None else float(trial.score),
+            best_trial_id=best.trial_id if best else None,
+            best_score=float(best.score) if best else None,
+            done=ended_trials(self),
+            max_trials=self.oracle.max_trials,
+            seconds=time.monotonic() - started,
+            start_time=started_at,
+            end_time=time.time(),
+            objective=self.oracle.objective.name,
+            reason=(failure_reason(trial) or None) if failed else None,
+        )
+
+
+class _NAS(_WorkflowTuner, tuner_plugins.NASTuner):
+    pass
+
+
+class _Random(_WorkflowTuner, TrialFailureMixin, keras_tuner.RandomSearch):
+    pass
+
+
+class _Bayesian(_WorkflowTuner, TrialFailureMixin, keras_tuner.BayesianOptimization):
+    pass
+
+
+def _tuner_spec(settings):
+    """THE mapping from a strategy name to a tuner.
+
+    Returns:
+        `(tuner class, its keyword arguments for the strategy, the seed to
+        give it)`.
+
+    Raises:
+        ValueError: an option the strategy does not take, or an invalid one.
+    """
+    options = dict(settings.strategy_options)
+    strategy = settings.strategy
+    if strategy not in workflow.KERAS_TUNER_STRATEGIES:
+        made = strategy_lib.make_strategy(strategy, **options)
+        return _NAS, {"strategy": made}, settings.seed
+    # keras-tuner's own oracles do `seed or random.randint(1, 10000)`: a
+    # seed of 0 would be random.
+    if strategy == "bayesian":
+        options.setdefault("num_initial_points", max(2, settings.max_trials // 4))
+        cls, owner, accepted = (
+            _Bayesian,
+            "BayesianOptimization",
+            (
+                "num_initial_points",
+                "alpha",
+                "beta",
+            ),
+        )
+    else:
+        cls, owner, accepted = _Random, "RandomSearch", ()
+    check_known_options(owner, options, accepted)
+    return cls, options, settings.seed + 1
+
+
+def check_strategy_options(settings):
+    """Validates the strategy's options without building a model or writing
+    a file, so that a bad option is reported before the data are loaded.
+
+    Raises:
+        ValueError: naming the option.
+    """
+    _tuner_spec(settings)
+
+
+def make_tuner(
+    settings,
+    hypermodel,
+    directory,
+    *,
+    callback,
+    trials_per_process=0,
+    overwrite=False,
+    **tuner_kwargs,
+):
+    """See `keras_nasnet.workflow.make_tuner`."""
+    cls, options, seed = _tuner_spec(settings)
+    parent, project = os.path.split(os.path.abspath(os.fspath(directory)))
+    return cls(
+        hypermodel=hypermodel,
+        objective=keras_tuner.Objective(settings.objective, settings.direction),
+        max_trials=settings.max_trials,
+        seed=seed,
+        directory=parent,
+        project_name=project,
+        overwrite=overwrite,
+        max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+        callback=callback,
+        trial_seed=settings.seed,
+        trials_per_process=trials_per_process,
+        **options,
+        **tuner_kwargs,
+    )
+
+
+def make_hypermodel(settings, *, jit_compile=False, run_eagerly=False):
+    """See `keras_nasnet.workflow.make_hypermodel`."""
+    if settings.input_shape is None or settings.num_classes is None:
+        fail(
+            "settings",
+            "SearchSettings with input_shape and num_classes (search() fills "
+            "them in from the data)",
+            settings,
+        )
+    return tuner_plugins.NASNetHyperModel(
+        num_classes=settings.num_classes,
+        input_shape=settings.input_shape,
+        ops=workflow.OP_SETS[settings.ops],
+        num_blocks=settings.num_blocks,
+        search_combine=settings.search_combine,
+        cells_per_stack=settings.cells_per_stack,
+        filters=settings.filters,
+        learning_rate=settings.learning_rate,
+        drop_path_keep_prob=settings.drop_path_keep_prob,
+        jit_compile=jit_compile,
+        run_eagerly=run_eagerly,
+    )
+
+
+def run_search(tuner, *fit_args, **fit_kwargs):
+    """`tuner.search(...)`, quietly.
+
+    Returns:
+        True when the search ended, False when this process ran its
+        `trials_per_process`.
+
+    Raises:
+        workflow.SearchStoppedError: too many trials failed in a row.
+    """
+    try:
+        with _keras_tuner.quiet_trial_tracebacks():
+            tuner.search(*fit_args, verbose=0, **fit_kwargs)
+    except ProcessBudgetSpent:
+        return False
+    except TooManyFailedTrialsError as e:
+        raise workflow.SearchStoppedError(str(e), e.reasons) from e
+    return True

@@ -1,0 +1,69 @@
+"""The proxy benchmarks run, resume, and report what they promise.
+
+`benchmarks/proxy_recipe.py` and `benchmarks/proxy_fidelity.py` at their
+`--smoke` size: tiny eager trainings in one process, on the committed
+Fashion-MNIST subset. Their figures are not checked, only that every training
+is recorded once, a rerun trains nothing new, and the report is complete.
+"""
+
+import json
+import pathlib
+
+import pytest
+
+# Each script imports TensorFlow and trains eagerly: tens of seconds.
+pytestmark = pytest.mark.slow
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SUBSET = REPO / "tests" / "data" / "fashion-mnist"
+
+
+def _run(run_benchmark, script, tmp_path):
+    args = ["--smoke", "--data-dir", str(SUBSET)]
+    report = run_benchmark(script, args, tmp_path)
+    progress = tmp_path / f"{script}.jsonl"
+    rows = [json.loads(line) for line in progress.read_text().splitlines()]
+    return report, rows
+
+
+def _check_timings(row):
+    for kind in ("cpu", "wall"):
+        for phase in ("build", "first_step", "validation", "trial"):
+            assert row[f"{kind}_{phase}"] > 0, (kind, phase)
+    assert 0 <= row["val_accuracy"] <= 1
+    assert row["steps"] >= 1
+
+
+def test_proxy_recipe_smoke_records_each_training_once(run_benchmark, tmp_path):
+    report, rows = _run(run_benchmark, "proxy_recipe", tmp_path)
+    assert report["benchmark"] == "proxy_recipe"
+    assert [row["name"] for row in rows] == ["smoke_eager"]
+    _check_timings(rows[0])
+    assert report["results"]["smoke_eager"]["repeats"] == 1
+    # A rerun resumes: nothing trained again.
+    report, rows = _run(run_benchmark, "proxy_recipe", tmp_path)
+    assert len(rows) == 1 and report["results"]["smoke_eager"]["repeats"] == 1
+
+
+def test_proxy_fidelity_smoke_correlates_the_rankings(run_benchmark, tmp_path):
+    report, rows = _run(run_benchmark, "proxy_fidelity", tmp_path)
+    assert report["benchmark"] == "proxy_fidelity"
+    trainings = sorted((row["genotype"], row["training"]) for row in rows)
+    assert trainings == [
+        ("random_0", "proxy_tiny"),
+        ("random_0", "reference"),
+        ("random_1", "proxy_tiny"),
+        ("random_1", "reference"),
+    ]
+    for row in rows:
+        _check_timings(row)
+        assert (row["test_accuracy"] is None) == (row["training"] != "reference")
+    summary = report["results"]["proxy_tiny"]
+    assert summary["genotypes"] == 2
+    for statistic in ("kendall_tau", "spearman_rho"):
+        # None when the two tiny proxies tie (no ranking to correlate).
+        value = summary[statistic]["value"]
+        assert value is None or -1 <= value <= 1
+    assert report["total_cpu_s"] > 0
+    _, again = _run(run_benchmark, "proxy_fidelity", tmp_path)
+    assert len(again) == 4
