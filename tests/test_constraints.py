@@ -220,6 +220,26 @@ def test_cost_model_prices_a_trial_like_network_cost():
         CostModel((32, 32, 3), 10, stem="mobile")
 
 
+def test_the_hypermodels_cost_model_prices_the_child_it_builds():
+    # NASNetHyperModel trains SEARCH_PROXY's stride-2 stem: a cost model that
+    # missed it would count four times the MACs of the stem and every cell.
+    from keras_nasnet.models.measure import count_macs
+    from tuner_plugins import NASNetHyperModel
+
+    hypermodel = NASNetHyperModel(num_classes=10, input_shape=(28, 28, 1))
+    model = CostModel.from_hypermodel(hypermodel)
+    assert model.stem_strides == hypermodel.recipe.stem_strides == 2
+    hp = keras_tuner.HyperParameters()
+    hp.values = dict(hypermodel.search_space().values)
+    hp.values.update(decisions.encode(sampling.random_genotype(5)))
+    built = hypermodel.build(hp)
+    expected = model.cost(hp.values)
+    assert (built.count_params(), count_macs(built)) == (
+        expected.params,
+        expected.macs,
+    )
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_resumed_budget_search_proposes_what_an_uninterrupted_one_does(
     tmp_path, strategy

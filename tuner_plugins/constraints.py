@@ -72,6 +72,11 @@ class CostModel:
         stem_multiplier: the stem's width factor (None: the stem's default).
         cells_per_stack: N, for trials that do not choose it.
         filters: F, for trials that do not choose it.
+        stem_strides: the CIFAR stem's stride, 1 or 2 (the search proxy's,
+            `keras_nasnet.training.SEARCH_PROXY`).
+
+    The child is priced as deployed: without an auxiliary head, which a
+    recipe with `aux_weight > 0` adds to the trained model.
 
     Raises:
         ValueError: on an invalid argument, naming it.
@@ -90,6 +95,7 @@ class CostModel:
     stem_multiplier: float = None
     cells_per_stack: int = None
     filters: int = None
+    stem_strides: int = 1
 
     def __post_init__(self):
         shape = self.input_shape
@@ -106,6 +112,9 @@ class CostModel:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, _validation.check_int(name, value, 1))
+        if _validation.check_int("stem_strides", self.stem_strides, 1) > 2:
+            _validation.fail("stem_strides", "1 or 2", self.stem_strides)
+        object.__setattr__(self, "stem_strides", int(self.stem_strides))
         if self.stem_multiplier is not None:
             _validation.check_real(
                 "stem_multiplier", self.stem_multiplier, 0, closed=(False, True)
@@ -138,6 +147,12 @@ class CostModel:
             int(classes),
             stem=getattr(hypermodel, "stem", "cifar"),
             stem_multiplier=getattr(hypermodel, "stem_multiplier", None),
+            # NASNetHyperModel's recipe (SEARCH_PROXY: a stride-2 stem).
+            stem_strides=getattr(
+                getattr(hypermodel, "recipe", None),
+                "stem_strides",
+                getattr(hypermodel, "stem_strides", 1),
+            ),
         )
 
     def size_cost(self, genotype, cells_per_stack, filters):
@@ -151,6 +166,7 @@ class CostModel:
             stem_multiplier=self.stem_multiplier,
             num_classes=self.num_classes,
             input_shape=self.input_shape,
+            stem_strides=self.stem_strides,
         )
 
     def cost(self, values):
