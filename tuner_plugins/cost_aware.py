@@ -239,3 +239,30 @@ class CostAwareMixin:
                 ) from e
             # A model that cannot run cannot be timed, whatever its cells.
             raise keras_tuner.errors.FatalValueError(str(e)) from e
+
+
+def check_latency_measurable(hypermodel):
+    """Refuses to measure latency where the hypermodel's children cannot run.
+
+    Builds one child (the space's default values) and times one call, so
+    that a search asked for latency stops before it starts, not at its first
+    trial (a trace: a few seconds on a CPU).
+
+    Raises:
+        ValueError: naming `measure_latency` and the cause.
+    """
+    model = None
+    try:
+        model = hypermodel.build(keras_tuner.HyperParameters())
+        measure.measure_latency(model, warmup=1, runs=1)
+    except Exception as e:
+        cause = " ".join(f"{type(e).__name__}: {e}".split())
+        _validation.fail(
+            "measure_latency",
+            "a search whose children can be built and timed on this device "
+            f"(one child of the search space could not: {cause[:300]})",
+            True,
+        )
+    finally:
+        del model
+        keras.backend.clear_session()
