@@ -473,6 +473,7 @@ def reference_costs(search, accuracies=None):
                 stem_multiplier=model.get("stem_multiplier"),
                 num_classes=model["num_classes"],
                 input_shape=tuple(model["input_shape"]),
+                stem_strides=model.get("stem_strides", 1),
             )
         except (ValueError, KeyError, TypeError):
             continue

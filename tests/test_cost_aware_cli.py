@@ -354,3 +354,22 @@ def test_the_tiny_cost_model_is_the_workflows():
     values = decisions.encode(sampling.random_genotype(0, num_blocks=2))
     values.update(cells_per_stack=1, filters=4)
     assert model.cost(values) == TINY_COSTS.cost(values)
+
+
+@pytest.mark.slow
+def test_the_cost_aware_benchmark_smoke_run(tmp_path, run_benchmark):
+    report = run_benchmark("cost_aware", ["--smoke", "--data-dir", DATA_DIR], tmp_path)
+    assert report["complete"] and report["parts"] == ["constrained", "synthetic"]
+    constrained = report["summary"]["constrained"]
+    assert constrained["constraint_never_violated"] is True
+    assert set(constrained["methods"]) == {"constrained", "unconstrained"}
+    for record in report["runs"]["constrained"]["constrained"].values():
+        for trial in record["trials"]:
+            assert trial["status"] != "COMPLETED" or trial["macs"] <= report["budget"]
+    synthetic = report["summary"]["synthetic"]
+    assert synthetic["seeds"] == 2 and 0 <= synthetic["pareto_wins"] <= 2
+    for method in ("pareto", "random"):
+        for volume in synthetic["methods"][method]["hypervolumes"]:
+            assert 0 < volume < 1
+    markdown = (tmp_path / "cost_aware.md").read_text()
+    assert markdown.startswith("# Cost-aware search") and "Verdict:" in markdown
