@@ -14,6 +14,7 @@ import pytest
 from keras_nasnet import cli, workflow
 from keras_nasnet.space import decisions, sampling
 from keras_nasnet.workflow import SearchSettings
+from tests.test_cli import _tree
 from tuner_plugins.constraints import CostModel
 
 DATA_DIR = os.path.join(os.path.dirname(__file__), "data", "fashion-mnist")
@@ -59,32 +60,16 @@ def _quantile_params(quantile, count=60):
     return params[int(quantile * count)]
 
 
-def _tree(path):
-    """Every file under `path` with its size and mtime: to prove nothing changed."""
-    out = {}
-    for root, _, files in os.walk(path):
-        for name in files:
-            p = os.path.join(root, name)
-            st = os.stat(p)
-            out[p] = (st.st_size, st.st_mtime_ns)
-    return out
+def _records(directory):
+    """trial id -> its `keras_nasnet.report.TrialRecord`."""
+    return {
+        r.trial_id: r for r in workflow.SearchResult.from_directory(directory).trials
+    }
 
 
-def _trials(directory):
-    """trial id -> trial.json contents."""
-    out = {}
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name, "trial.json")
-        if name.startswith("trial_") and os.path.isfile(path):
-            with open(path) as f:
-                state = json.load(f)
-            out[state["trial_id"]] = state
-    return out
-
-
-def _last(state, metric):
-    observations = state["metrics"]["metrics"][metric]["observations"]
-    return observations[-1]["value"][0]
+def _message(directory, trial_id):
+    with open(os.path.join(directory, f"trial_{trial_id}", "trial.json")) as f:
+        return json.load(f)["message"]
 
 
 def _refused(capsys, argv):
@@ -261,14 +246,14 @@ def test_a_constrained_mnas_search_from_the_cli_never_trains_a_child_over_budget
         "mnas",
         int(target),
     )
-    trials = _trials(directory)
+    trials = _records(directory)
     assert len(trials) == 3
-    for state in trials.values():
-        assert state["status"] == "COMPLETED"
-        params, macs = _last(state, "params"), _last(state, "macs")
+    for record in trials.values():
+        assert record.status == "COMPLETED"
+        params, macs = record.metrics["params"], record.metrics["macs"]
         assert params <= budget
-        accuracy = _last(state, "val_accuracy")
-        assert state["score"] == pytest.approx(accuracy * (macs / target) ** -0.07)
+        accuracy = record.metrics["val_accuracy"]
+        assert record.score == pytest.approx(accuracy * (macs / target) ** -0.07)
     with open(directory / "oracle.json") as f:
         oracle = json.load(f)
     # The budget was binding: the strategy proposed children over it.
@@ -313,23 +298,23 @@ def test_a_pareto_search_returns_its_front_as_the_best_genotypes(tmp_path):
         max_consecutive_failed_trials=3,
     )
     result = workflow.search(settings, tmp_path / "s", progress=False, run_eagerly=True)
-    trials = _trials(tmp_path / "s")
-    completed = {t: s for t, s in trials.items() if s["status"] == "COMPLETED"}
+    trials = _records(tmp_path / "s")
+    completed = {t: r for t, r in trials.items() if r.status == "COMPLETED"}
     assert completed
-    for state in trials.values():
+    for trial_id, record in trials.items():
         # keras-tuner's random search cannot propose again: a child over
         # budget is a FAILED trial, never trained.
-        if state["status"] != "COMPLETED":
-            assert state["status"] == "FAILED"
-            assert state["message"].startswith("Over budget: ")
-            assert "(not built)" in state["message"]
+        if record.status != "COMPLETED":
+            assert record.status == "FAILED"
+            message = _message(tmp_path / "s", trial_id)
+            assert message.startswith("Over budget: ") and "(not built)" in message
     points = {}
-    for trial_id, state in completed.items():
-        params = _last(state, "params")
+    for trial_id, record in completed.items():
+        params = record.metrics["params"]
         assert params <= budget
         points[trial_id] = (
-            _last(state, "val_accuracy"),
-            -_last(state, "macs"),
+            record.metrics["val_accuracy"],
+            -record.metrics["macs"],
             -params,
         )
     front = {t for t, p in points.items() if not _dominated(p, points.values())}
