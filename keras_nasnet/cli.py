@@ -65,14 +65,7 @@ _SETTING_FLAGS = (
     "seed",
     # Budgets and cost-aware objectives (docs/constrained-search.md).
     "objective",
-    "max_params",
-    "max_macs",
-    "max_latency_ms",
-    "measure_latency",
-    "costs",
-    "target_params",
-    "target_macs",
-    "target_latency_ms",
+    *workflow.COST_AWARE_FIELDS,
 )
 # `--objective`: the default metric, or one that trades it against cost.
 OBJECTIVES = ("val_accuracy", *workflow.COST_OBJECTIVES)

@@ -75,6 +75,17 @@ SETTINGS_VERSION = 3
 # `SearchSettings.objective`s that trade accuracy against cost
 # (`tuner_plugins.objectives`), besides a metric's name.
 COST_OBJECTIVES = ("pareto", "mnas")
+# The `SearchSettings` fields of budgets and cost-aware objectives (version 3).
+COST_AWARE_FIELDS = (
+    "max_params",
+    "max_macs",
+    "max_latency_ms",
+    "measure_latency",
+    "costs",
+    "target_params",
+    "target_macs",
+    "target_latency_ms",
+)
 # `SearchSettings` target field -> the cost metric `objective="mnas"` scales by.
 MNAS_TARGETS = {
     "target_params": "params",
