@@ -920,6 +920,13 @@ def build_parser():
     return parser
 
 
+def _is_dataset_error(error):
+    # `keras_nasnet.data` imports Keras: not imported for the check, and not
+    # needed when nothing loaded data.
+    errors = sys.modules.get("keras_nasnet.data.errors")
+    return errors is not None and isinstance(error, errors.DatasetError)
+
+
 def main(argv=None):
     # TensorFlow's C++ INFO/WARNING lines drown the progress lines; a user's
     # own setting wins.
@@ -929,8 +936,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except CLIError as e:
-        # One line, whatever a library put in the message.
+    except Exception as e:
+        # One line, whatever a library put in the message. A dataset that
+        # cannot be had (a missing package, no network) is the user's to fix,
+        # not a traceback.
+        if not isinstance(e, CLIError) and not _is_dataset_error(e):
+            raise
         message = " ".join(str(e).split())
         print(f"keras-nasnet {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -15,8 +15,10 @@ Image Recognition" (arXiv 1707.07012), appendix A; Real et al. 2019,
 (arXiv 1802.01548), section 4 and appendix. See `docs/data.md`.
 """
 
+import contextlib
 import dataclasses
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -589,6 +591,52 @@ class TrainResult:
     model: keras.Model
 
 
+# Keras's warning, once per traced step, naming every weight without a
+# gradient (about 3 KB for one unread cell).
+_NO_GRADIENT_WARNING = "Gradients do not exist for variables"
+
+
+@contextlib.contextmanager
+def unread_cells_explained(model):
+    """Trains `model` with one line about its unread cells instead of Keras's.
+
+    A searched genotype may leave a whole cell unread (see
+    `keras_nasnet.models.NASNet.unread_cells`): legal in the NASNet space,
+    and the released code builds those cells too, but their weights get no
+    gradient, and Keras warns about each of them by name. Inside this block
+    that warning is replaced by one `UserWarning` naming the cells. A model
+    without unread cells is trained as it is.
+
+    Args:
+        model: the model about to be trained (a `NASNet`, or any model).
+
+    Example:
+
+    >>> import keras_nasnet
+    >>> model = keras_nasnet.models.NASNet(
+    ...     "nasnet_a", cells_per_stack=1, filters=4, input_shape=(8, 8, 1),
+    ...     num_classes=2)
+    >>> with unread_cells_explained(model):  # NASNet-A reads every cell
+    ...     pass
+    """
+    unread = tuple(getattr(model, "unread_cells", ()))
+    if not unread:
+        yield
+        return
+    weights = sum(model.get_layer(name).count_params() for name in unread)
+    whose = "its" if len(unread) == 1 else "their"
+    warnings.warn(
+        f"{', '.join(unread)}: no later cell reads {whose} output (legal in the "
+        f"NASNet space), so {weights:,} weights get no gradient and keep their "
+        "initial values.",
+        UserWarning,
+        stacklevel=3,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_NO_GRADIENT_WARNING)
+        yield
+
+
 def train(model, splits, recipe, *, callbacks=None, verbose="auto", seed=None):
     """Trains `model` on `splits` with `recipe`, then evaluates on the test split.
 
@@ -643,16 +691,17 @@ def train(model, splits, recipe, *, callbacks=None, verbose="auto", seed=None):
     )
     if has_drop_path and not any(isinstance(c, DropPathScheduler) for c in callbacks):
         callbacks.append(DropPathScheduler())
-    history = trainer.fit(
-        x_train,
-        y_train,
-        batch_size=recipe.batch_size,
-        epochs=recipe.epochs,
-        validation_data=splits.validation,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    with unread_cells_explained(model):
+        history = trainer.fit(
+            x_train,
+            y_train,
+            batch_size=recipe.batch_size,
+            epochs=recipe.epochs,
+            validation_data=splits.validation,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
     test = None
     if splits.test is not None:
         x_test, y_test = splits.test

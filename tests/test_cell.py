@@ -92,3 +92,59 @@ def _gradient_warnings(genotype):
 )
 def test_no_gradients_warning_for_cells_that_leave_states_unread(normal):
     assert _gradient_warnings(Genotype(normal, NASNET_A.reduction)) == []
+
+
+# The normal cell never reads h_i (state 0) and the reduction cell never reads
+# h_{i-1} (state 1): with N=1, both reduction cells feed nothing (the one
+# after reduction_cell_0 reads it as h_i, the one after that as h_{i-1}).
+UNREAD_H = Cell.parse("sep_conv_3x3(1) + identity(1), sep_conv_3x3(2) + identity(1)")
+UNREAD_PREV = Cell.parse(
+    "sep_conv_3x3(0) + max_pool_3x3(0), sep_conv_3x3(2) + identity(0)"
+)
+
+
+def test_whole_cells_that_no_later_cell_reads_are_named():
+    genotype = Genotype(UNREAD_H, UNREAD_PREV)
+    model = NASNet(genotype, cells_per_stack=1, filters=4, input_shape=(8, 8, 3))
+    assert model.unread_cells == ("reduction_cell_0", "reduction_cell_1")
+    # A cell read only as a later cell's h_{i-1} is read: cell_0 feeds
+    # reduction_cell_0 nothing, but cell_1 reads it.
+    model = NASNet(
+        Genotype(NASNET_A.normal, UNREAD_PREV),
+        cells_per_stack=1,
+        filters=4,
+        input_shape=(8, 8, 3),
+    )
+    assert model.unread_cells == ()
+    for name in ("nasnet_a", "amoebanet_a"):
+        assert NASNet(name, cells_per_stack=1, filters=4).unread_cells == ()
+
+
+def test_training_an_unread_cell_warns_in_one_line():
+    from keras_nasnet import training
+
+    genotype = Genotype(UNREAD_H, UNREAD_PREV)
+    model = NASNet(genotype, cells_per_stack=1, filters=4, input_shape=(8, 8, 3))
+    model.compile(
+        optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True
+    )
+    x = np.random.default_rng(0).random((2, 8, 8, 3)).astype("float32")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with training.unread_cells_explained(model):
+            model.fit(x, np.array([0, 2]), batch_size=2, epochs=1, verbose=0)
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "Gradients do not exist" in m]
+    (note,) = [m for m in messages if "no later cell reads" in m]
+    weights = sum(
+        model.get_layer(n).count_params()
+        for n in ("reduction_cell_0", "reduction_cell_1")
+    )
+    assert note.startswith("reduction_cell_0, reduction_cell_1: ")
+    assert f"{weights:,} weights get no gradient" in note
+    assert "\n" not in note
+    # Outside the block, Keras's own warning is back (the cells are built).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, np.array([0, 2]), batch_size=2, epochs=1, verbose=0)
+    assert any("Gradients do not exist" in str(w.message) for w in caught)

@@ -648,3 +648,29 @@ def test_normalization():
         data.normalization([0.0], [0.0])
     with pytest.raises(ValueError, match="`pad`"):
         data.augmentation((8, 8, 1), pad=-1)
+
+
+@pytest.mark.parametrize("cause", ["no-network", "missing-package"])
+def test_the_cli_says_why_a_dataset_cannot_be_had_in_one_line(
+    cause, monkeypatch, tmp_path, capsys
+):
+    # `keras-nasnet train --dataset cifar10` without a network, or without
+    # tensorflow-datasets: one line naming the cause and exit status 2, not a
+    # traceback.
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from keras_nasnet import cli
+
+    if cause == "no-network":
+        error = ConnectionError("Failed to resolve 'www.cs.toronto.edu'")
+        monkeypatch.setattr(tfds, "builder", _builder_failing_with(error))
+        words = ("Cannot download", "www.cs.toronto.edu")
+    else:
+        monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)
+        words = ("tensorflow-datasets is not",)
+    status = cli.main(
+        ["train", "nasnet_a", "--dataset", "cifar10", "--data-dir", str(tmp_path)]
+    )
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err.startswith("keras-nasnet train: error: ")
+    assert all(word in err for word in words) and "\n" not in err, err

@@ -552,4 +552,5 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         callbacks = list(kwargs.pop("callbacks", None) or [])
         callbacks.append(DropPathScheduler())
         callbacks.append(_FailOnNonFiniteLoss(recipe.learning_rate))
-        return model.fit(*args, callbacks=callbacks, **kwargs)
+        with training.unread_cells_explained(model):
+            return model.fit(*args, callbacks=callbacks, **kwargs)

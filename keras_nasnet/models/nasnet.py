@@ -48,6 +48,30 @@ def _as_genotype(genotype):
     )
 
 
+def _unread_cells(plan, sources, genotype, aux_cell):
+    """Names of the cells whose output no later cell and no head reads.
+
+    A searched cell may leave its h_i or h_{i-1} unread (legal in the NASNet
+    space); when the next cell leaves h_i unread and the one after it
+    h_{i-1}, a whole cell feeds nothing, and its weights get no gradient.
+    Found backwards from the classifier (and the auxiliary head).
+    """
+    read = {len(plan) - 1}
+    if aux_cell is not None:
+        read.add(next(i for i, step in enumerate(plan) if step[0] == aux_cell))
+    for index in reversed(range(len(plan))):
+        if index not in read:
+            continue
+        kind = plan[index][1]
+        live = (
+            genotype.reduction if kind == "reduction" else genotype.normal
+        ).live_states
+        for state in (0, 1):
+            if state in live:
+                read.add(sources[index][state])
+    return tuple(step[0] for i, step in enumerate(plan) if i not in read)
+
+
 def penultimate_multiplier(genotype):
     """Penultimate channels per unit of `filters` for `genotype`.
 
@@ -359,6 +383,9 @@ class NASNet(AuxiliaryLossMixin, keras.Model):
         aux_after = f"cell_{2 * cells_per_stack - 1}"
 
         h, h_prev = x, None
+        # Where each cell's states 0 (h_i) and 1 (h_{i-1}) come from: the
+        # index of the cell in `plan`, or -1 for the stem.
+        h_source, prev_source, sources = -1, None, []
         aux_logits = None
         for cell_index, (cell_name, kind, width, is_stem) in enumerate(plan):
             cell = NASNetCell(
@@ -379,6 +406,11 @@ class NASNet(AuxiliaryLossMixin, keras.Model):
             skip = skip_reduction_layer_input and kind == "reduction" and not is_stem
             # Skipping: the next cell's h_{i-1} is this reduction cell's own.
             h, h_prev = out, (h_prev if skip else h)
+            sources.append((h_source, h_source if prev_source is None else prev_source))
+            h_source, prev_source = (
+                cell_index,
+                (prev_source if skip else h_source),
+            )
             if auxiliary_head and cell_name == aux_after:
                 aux_logits = AuxiliaryHead(
                     num_classes,
@@ -402,6 +434,9 @@ class NASNet(AuxiliaryLossMixin, keras.Model):
         super().__init__(inputs=images, outputs=outputs, name=name, **kwargs)
 
         self._nasnet_config = config
+        self.unread_cells = _unread_cells(
+            plan, sources, genotype, aux_after if auxiliary_head else None
+        )
         self.genotype = genotype
         self.cells_per_stack = cells_per_stack
         self.filters = filters
