@@ -32,17 +32,23 @@ held-out images); otherwise the data cannot separate the methods.
 The JSON (and a Markdown table beside it) is rewritten after each search, so
 `--resume` continues a stopped run. `--smoke` is a tiny run for CI.
 
-The default run (for a quiet 2-core CPU, about 1-2 hours: 120 trained trials
-of about 40 s):
+The default run (for a quiet 2-core CPU: 120 trained trials of the default
+proxy, 3,000 images; at the ~40 s a trial such a machine should take, not
+measured here, about 1.5 hours):
 
     python benchmarks/cost_aware.py
 
-The run committed under benchmarks/results/ (the shared 2-core machine at a
-load of 11-13, sized to finish in well under an hour):
+The runs committed under benchmarks/results/ (the shared 2-core machine at a
+load of 11-13, where a default-proxy trial takes about 3 minutes; sized to
+finish in about half an hour):
 
-    python benchmarks/cost_aware.py --seeds 0,1 --max-trials 4 \\
-        --train-images 1000 --validation-images 500 \\
-        --parts constrained,synthetic --synthetic-seeds 10
+    python benchmarks/cost_aware.py --seeds 0,1 --max-trials 3 \\
+        --train-images 2000 --validation-images 500 --parts constrained
+    python benchmarks/cost_aware.py --parts synthetic --synthetic-seeds 10 \\
+        --output benchmarks/results/cost_aware_synthetic.json
+
+(At 1,000 training images, 16 steps, the proxy's children stayed at chance,
+0.08-0.10: too few steps to rank anything.)
 """
 
 import argparse
