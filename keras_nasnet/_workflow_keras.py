@@ -20,6 +20,7 @@ from keras_nasnet import progress, training, workflow
 from keras_nasnet._validation import check_known_options, fail
 from tuner_plugins import _keras_tuner
 from tuner_plugins import strategy as strategy_lib
+from tuner_plugins.cost_aware import CostAwareMixin, check_latency_measurable
 from tuner_plugins.failures import (
     TooManyFailedTrialsError,
     TrialFailureMixin,
@@ -205,19 +206,39 @@ class _NAS(_WorkflowTuner, tuner_plugins.NASTuner):
     pass
 
 
+# CostAwareMixin: budgets and cost metrics (keras-tuner's oracles cannot
+# propose again: a child over budget is a FAILED trial there).
 class _Random(
-    _WorkflowTuner, TrialFailureMixin, TrialPhasesMixin, keras_tuner.RandomSearch
+    _WorkflowTuner,
+    CostAwareMixin,
+    TrialFailureMixin,
+    TrialPhasesMixin,
+    keras_tuner.RandomSearch,
 ):
     pass
 
 
 class _Bayesian(
     _WorkflowTuner,
+    CostAwareMixin,
     TrialFailureMixin,
     TrialPhasesMixin,
     keras_tuner.BayesianOptimization,
 ):
     pass
+
+
+def _cost_arguments(settings):
+    """The tuner's objective, budgets and latency switch from `settings`."""
+    objective = workflow.cost_objective(settings) or keras_tuner.Objective(
+        settings.objective, settings.direction
+    )
+    return objective, {
+        "max_params": settings.max_params,
+        "max_macs": settings.max_macs,
+        "max_latency_ms": settings.max_latency_ms,
+        "measure_latency": workflow.latency_measured(settings),
+    }
 
 
 def _tuner_spec(settings):
@@ -297,10 +318,16 @@ def make_tuner(
 ):
     """See `keras_nasnet.workflow.make_tuner`."""
     cls, options, seed = _tuner_spec(settings)
+    objective, budgets = _cost_arguments(settings)
+    if budgets["measure_latency"]:
+        # Before anything is written: a child that cannot be timed here
+        # would stop the search at its first trial.
+        check_latency_measurable(hypermodel)
     parent, project = os.path.split(os.path.abspath(os.fspath(directory)))
     return cls(
         hypermodel=hypermodel,
-        objective=keras_tuner.Objective(settings.objective, settings.direction),
+        objective=objective,
+        **budgets,
         max_trials=settings.max_trials,
         seed=seed,
         directory=parent,

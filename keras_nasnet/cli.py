@@ -64,7 +64,12 @@ _SETTING_FLAGS = (
     "learning_rate",
     "drop_path_keep_prob",
     "seed",
+    # Budgets and cost-aware objectives (docs/constrained-search.md).
+    "objective",
+    *workflow.COST_AWARE_FIELDS,
 )
+# `--objective`: the default metric, or one that trades it against cost.
+OBJECTIVES = ("val_accuracy", *workflow.COST_OBJECTIVES)
 
 
 class CLIError(Exception):
@@ -115,6 +120,22 @@ _positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer")
 _non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0")
 _probability = _argument_type(float, lambda v: 0.0 < v <= 1.0, "a number in (0, 1]")
 _positive_float = _argument_type(float, lambda v: v > 0, "a positive number")
+
+
+def _int_or_float(text):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+# Budgets and targets: any number (200000, 8e6); the settings refuse <= 0.
+_number = _argument_type(_int_or_float, lambda v: True, "a number")
+
+
+def _cost_names(text):
+    """`macs,params` -> `("macs", "params")`; the settings check the names."""
+    return tuple(name.strip() for name in text.split(","))
 
 
 def _flag(name):
@@ -696,6 +717,61 @@ def build_parser():
         "--strategy-option identity_prob=0.05): the strategy's constructor "
         "arguments, the papers' defaults unless given (see docs/user-guide.md)",
     )
+    budgets = p.add_argument_group(
+        "budgets and cost-aware objectives",
+        "a child over a budget is never trained (see docs/constrained-search.md)",
+    )
+    budgets.add_argument(
+        "--max-params",
+        type=_number,
+        help="the most parameters a child may have (known before the build)",
+    )
+    budgets.add_argument(
+        "--max-macs",
+        type=_number,
+        help="the most multiply-adds of one inference on one image (known "
+        "before the build)",
+    )
+    budgets.add_argument(
+        "--max-latency-ms",
+        type=_number,
+        help="the most batch-1 latency, median ms per image on this device, "
+        "measured on the built child before training (noisy on a shared CPU)",
+    )
+    budgets.add_argument(
+        "--measure-latency",
+        action=argparse.BooleanOptionalAction,
+        help="record every trial's batch-1 latency as the metric latency_ms "
+        "(about 10 s a trial on a CPU; on with any latency budget, cost or "
+        "target)",
+    )
+    budgets.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        help=_default(
+            "pareto: val_accuracy against --costs, a Pareto front (evolution, "
+            "random, bayesian); mnas: MnasNet's reward val_accuracy * (cost / "
+            "target) ** -0.07 with one --target-*",
+            d.objective,
+        ),
+    )
+    budgets.add_argument(
+        "--costs",
+        type=_cost_names,
+        metavar="COST[,COST]",
+        help="with --objective pareto: what accuracy is traded against, among "
+        "params, macs, latency_ms (default: macs)",
+    )
+    for cost, unit in (
+        ("params", "parameters"),
+        ("macs", "multiply-adds"),
+        ("latency_ms", "ms per image"),
+    ):
+        budgets.add_argument(
+            "--target-" + cost.replace("_", "-"),
+            type=_number,
+            help=f"with --objective mnas: the target cost, in {unit}",
+        )
     p.add_argument(
         "--directory",
         default="runs/search",

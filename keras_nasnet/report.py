@@ -21,6 +21,12 @@ metrics `seconds_<phase>` (wall time per phase, `PHASES`).
 
 A trial is named by its keras-tuner id, as in its folder name: "trial 02" for
 `trial_02/`, in tables, headings and on the progress plot's x axis.
+
+A trial's costs (its metrics `params`, `macs` and `latency_ms`, which
+`tuner_plugins`' oracle and tuners record) add a plot of accuracy against
+cost with the Pareto front highlighted, the search's budgets, and NASNet-A
+and AmoebaNet-A priced at the search's size (`plot_cost`), and columns of the
+top-k table.
 """
 
 import dataclasses
@@ -31,7 +37,7 @@ import os
 import re
 import urllib.parse
 
-from keras_nasnet import viz
+from keras_nasnet import pareto, viz
 from keras_nasnet._phases import PHASES, metric_name
 
 COMPLETED = "COMPLETED"
@@ -58,6 +64,11 @@ _SETTING_NAMES = {
     "seed": "seed",
 }
 _REPORT_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}
+# The cost metrics a trial may record (smaller is better), and how the
+# report names them.
+COSTS = {"params": "Parameters", "macs": "MACs", "latency_ms": "Latency (ms)"}
+# The published cells marked on the cost plot, at the search's size.
+REFERENCE_GENOTYPES = ("NASNet-A", "AmoebaNet-A")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +85,8 @@ class TrialRecord:
             `keras_nasnet.space.decisions`), or `None` if they spell none.
         seconds: phase -> wall time in seconds, from the trial's metrics
             `seconds_<phase>` (see `PHASES`); empty if it recorded none.
+        metrics: metric name -> the trial's value (its last observation),
+            e.g. `"val_accuracy"`, `"params"`, `"macs"`, `"latency_ms"`.
     """
 
     trial_id: str
@@ -83,6 +96,7 @@ class TrialRecord:
     values: dict = dataclasses.field(default_factory=dict)
     genotype: object = None
     seconds: dict = dataclasses.field(default_factory=dict)
+    metrics: dict = dataclasses.field(default_factory=dict)
 
     @property
     def label(self):
@@ -122,6 +136,11 @@ class Search:
         final: the contents of `final.json`, `{"recipe": {...}, "results":
             [{"label", "genotype", "params", "test_accuracy",
             "validation_accuracy", "seconds"}, ...]}`, or `None`.
+        costs: what `tuner_plugins`' oracle recorded about costs in
+            oracle.json, or `None`: `{"objective": {"kind": "metric" |
+            "mnas" | "pareto", ...}, "constraints": {"max_params": ...},
+            "cost_model": {"input_shape": ..., ...} or None,
+            "infeasible_proposals": int}`.
     """
 
     directory: str
@@ -131,6 +150,7 @@ class Search:
     strategy: str = None
     settings: dict = None
     final: dict = None
+    costs: dict = None
 
     @property
     def name(self):
@@ -246,15 +266,22 @@ def load_search(directory, project_name=None, direction=None):
     )
     objective, found_direction = _objective(oracle, trials, records)
     settings = _read_optional(path, SEARCH_FILE)
+    nas_oracle = oracle.get("nas_oracle")
+    nas_oracle = nas_oracle if isinstance(nas_oracle, dict) else {}
+    costs = {
+        key: nas_oracle[key]
+        for key in ("objective", "constraints", "cost_model", "infeasible_proposals")
+        if key in nas_oracle
+    }
     return Search(
         directory=path,
         objective=objective,
         direction=direction or found_direction,
         records=records,
-        strategy=(oracle.get("nas_oracle") or {}).get("strategy")
-        or (settings or {}).get("strategy"),
+        strategy=nas_oracle.get("strategy") or (settings or {}).get("strategy"),
         settings=settings,
         final=_read_optional(path, FINAL_FILE),
+        costs=costs or None,
     )
 
 
@@ -338,6 +365,318 @@ def plot_progress(searches, path=None, direction="max", title=None, ylabel=None)
     return {"figure": figure, "ax": ax, "data": data}
 
 
+def accuracy_metric(search):
+    """`(name, direction)` of the metric the cost plot's y axis shows: the
+    accuracy a `MnasReward` scales, a `Pareto`'s first objective, else the
+    objective itself."""
+    objective = (search.costs or {}).get("objective") or {}
+    if objective.get("kind") == "mnas" and objective.get("metric"):
+        return objective["metric"], "max"
+    return search.objective, search.direction
+
+
+def cost_points(search, cost="macs"):
+    """`[(record, accuracy, cost), ...]` of the scored trials that recorded
+    both `cost` (a metric name, e.g. `"macs"`) and the accuracy metric
+    (`accuracy_metric`; the score if the trials lack it)."""
+    name, _ = accuracy_metric(search)
+    points = []
+    for record in search.records:
+        if not record.scored or cost not in record.metrics:
+            continue
+        accuracy = record.metrics.get(name, record.score)
+        points.append((record, float(accuracy), record.metrics[cost]))
+    return points
+
+
+def pareto_records(search, costs=None):
+    """The scored trials no other trial beats on the accuracy and on every
+    cost at once (costs are better smaller), best accuracy first.
+
+    Args:
+        search: a `Search`.
+        costs: the cost metric names; None: a Pareto search's own costs, else
+            `("macs",)`.
+    """
+    objective = (search.costs or {}).get("objective") or {}
+    if costs is None:
+        costs = [
+            o["name"]
+            for o in objective.get("objectives", [])[1:]
+            if isinstance(o, dict) and o.get("name") in COSTS
+        ] or ["macs"]
+    _, direction = accuracy_metric(search)
+    sign = -1.0 if direction == "min" else 1.0
+    rows = [
+        (record, accuracy)
+        for record, accuracy, _ in cost_points(search, costs[0])
+        if all(c in record.metrics for c in costs)
+    ]
+    points = [
+        (sign * accuracy, *(-record.metrics[c] for c in costs))
+        for record, accuracy in rows
+    ]
+    front = [rows[i] for i in pareto.pareto_front(points)]
+    return [r for r, _ in sorted(front, key=lambda ra: (-sign * ra[1], ra[0].number))]
+
+
+def reference_costs(search, accuracies=None):
+    """NASNet-A's and AmoebaNet-A's costs at the search's size.
+
+    The size is the cost model `tuner_plugins`' oracle recorded (input
+    shape, classes, stem) with the N and F most of the scored trials used.
+    The genotypes are the published ones (`keras_nasnet.genotypes`), whose
+    released wiring concatenates h_{i-1} too: a trial of the search space
+    with the same decisions is a different network (its concat is derived),
+    so only a trial with exactly the published genotype counts as theirs.
+
+    Args:
+        search: a `Search`.
+        accuracies: optional `{name: accuracy}` measured elsewhere at the
+            same size (e.g. `{"NASNet-A": 0.91}`).
+
+    Returns:
+        `{name: {"params", "macs", "size", "accuracy", "trial_id"}}` for
+        `REFERENCE_GENOTYPES`; `accuracy` is from `accuracies`, else a
+        trial's with exactly that genotype (its `trial_id`), else None (not
+        measured). Empty when the search recorded no cost model.
+    """
+    from keras_nasnet import genotypes
+    from keras_nasnet.space import cost as cost_lib
+
+    model = (search.costs or {}).get("cost_model")
+    if not isinstance(model, dict):
+        return {}
+    sizes = {}
+    for record in search.records:
+        if record.scored:
+            size = tuple(
+                record.values.get(k, model.get(k))
+                for k in ("cells_per_stack", "filters")
+            )
+            sizes[size] = sizes.get(size, 0) + 1
+    n, f = max(sizes, key=sizes.get) if sizes else (None, None)
+    n, f = n or model.get("cells_per_stack"), f or model.get("filters")
+    if n is None or f is None:
+        return {}
+    name, _ = accuracy_metric(search)
+    out = {}
+    for label in REFERENCE_GENOTYPES:
+        genotype = genotypes.get(label)
+        try:
+            cost = cost_lib.network_cost(
+                genotype,
+                int(n),
+                filters=int(f),
+                stem=model.get("stem", "cifar"),
+                stem_multiplier=model.get("stem_multiplier"),
+                num_classes=model["num_classes"],
+                input_shape=tuple(model["input_shape"]),
+                stem_strides=model.get("stem_strides", 1),
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+        match = next(
+            (r for r in search.records if r.scored and r.genotype == genotype), None
+        )
+        accuracy = (accuracies or {}).get(label)
+        if accuracy is None and match is not None:
+            accuracy = match.metrics.get(name, match.score)
+        out[label] = {
+            "params": cost.params,
+            "macs": cost.macs,
+            "size": f"N={n}, F={f}",
+            "accuracy": None if accuracy is None else float(accuracy),
+            "trial_id": None if match is None else match.trial_id,
+        }
+    return out
+
+
+def plot_cost(searches, path=None, cost="macs", title=None, reference_accuracies=None):
+    """Plots accuracy against cost, the Pareto front highlighted.
+
+    Every scored trial that recorded `cost` is a point; each search's front
+    (`pareto_records` on this cost) is a step line through larger markers.
+    A budget on this cost (`max_params`, `max_macs`, `max_latency_ms`) is a
+    dashed vertical line; NASNet-A and AmoebaNet-A at the search's size
+    (`reference_costs`, when it is known) are dotted vertical lines at their
+    cost, and points where a trial measured their accuracy.
+
+    Args:
+        searches: label -> `Search` (or one `Search`).
+        path: optional file to write (`.png`, `.svg` or `.pdf`).
+        cost: the cost metric on the x axis: `"macs"`, `"params"` or
+            `"latency_ms"`.
+        title: optional plot title.
+        reference_accuracies: optional `{name: accuracy}` of NASNet-A and
+            AmoebaNet-A at the search's size, measured elsewhere: they are
+            drawn as stars (see `reference_costs`).
+
+    Returns:
+        A dict with `"figure"`, `"ax"`, `"data"`: label -> `{"trials",
+        "costs", "accuracies", "front"}` (trial ids, and the front's trial
+        ids, accuracy first), and `"references"`: label -> `reference_costs`.
+
+    Raises:
+        ValueError: for an unknown cost.
+    """
+    if cost not in COSTS:
+        raise ValueError(
+            "Invalid value received for argument `cost`. Expected one of "
+            f"{', '.join(map(repr, COSTS))}. Received: cost={cost!r}"
+        )
+    if isinstance(searches, Search):
+        searches = {searches.name: searches}
+    if path is not None:
+        viz._check_path(path)
+    figure = viz._new_figure(7, 4.5)
+    ax = figure.add_subplot()
+    data, references, ylabels = {}, {}, set()
+    for i, (label, search) in enumerate(searches.items()):
+        color = f"C{i % 10}"
+        points = cost_points(search, cost)
+        name, direction = accuracy_metric(search)
+        ylabels.add((name, direction))
+        front = pareto_records(search, [cost])
+        data[str(label)] = {
+            "trials": [r.x for r, _, _ in points],
+            "costs": [c for _, _, c in points],
+            "accuracies": [a for _, a, _ in points],
+            "front": [r.x for r in front],
+        }
+        ax.plot(
+            [c for _, _, c in points],
+            [a for _, a, _ in points],
+            "o",
+            color=color,
+            alpha=0.35,
+            markersize=4,
+            label=f"{label}: trials",
+        )
+        by_cost = sorted(front, key=lambda r: r.metrics[cost])
+        front_x = [r.metrics[cost] for r in by_cost]
+        front_y = [r.metrics.get(name, r.score) for r in by_cost]
+        ax.plot(
+            front_x,
+            front_y,
+            "D-",
+            drawstyle="steps-post",
+            color=color,
+            markersize=6,
+            linewidth=1.5,
+            label=f"{label}: Pareto front",
+        )
+        budget = ((search.costs or {}).get("constraints") or {}).get(
+            {"params": "max_params", "macs": "max_macs"}.get(cost, "max_latency_ms")
+        )
+        if isinstance(budget, (int, float)):
+            ax.axvline(budget, color=color, linestyle="--", linewidth=1)
+            ax.annotate(
+                "budget",
+                (budget, 0.98),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                ha="right",
+                va="top",
+                fontsize=8,
+                color=color,
+            )
+        references[str(label)] = reference_costs(search, reference_accuracies)
+        for ref, info in references[str(label)].items():
+            if cost not in info:
+                continue
+            ax.axvline(info[cost], color="0.4", linestyle=":", linewidth=1)
+            text = f"{ref} ({info['size']})"
+            if info["accuracy"] is not None:
+                ax.plot(info[cost], info["accuracy"], "*", color="k", markersize=10)
+            else:
+                text += ", accuracy not measured"
+            ax.annotate(
+                text,
+                (info[cost], 0.02),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="0.3",
+            )
+    from matplotlib.ticker import EngFormatter
+
+    name, direction = ylabels.pop() if len(ylabels) == 1 else ("accuracy", "max")
+    if cost != "latency_ms":
+        ax.xaxis.set_major_formatter(EngFormatter())
+    ax.set_xlabel(f"{COSTS[cost].lower()} (lower is better)")
+    ax.set_ylabel(
+        f"{name or 'score'} ({'higher' if direction != 'min' else 'lower'} is better)"
+    )
+    ax.grid(alpha=0.3)
+    if data:
+        ax.legend(fontsize=8, loc="best")
+    if title:
+        ax.set_title(title)
+    figure.tight_layout()
+    if path is not None:
+        viz._save(figure, path)
+    return {"figure": figure, "ax": ax, "data": data, "references": references}
+
+
+def _cost_axis(searches):
+    """The cost the report plots: MACs when recorded, else parameters, else
+    latency; None when no trial recorded a cost."""
+    for cost in ("macs", "params", "latency_ms"):
+        if any(cost_points(s, cost) for s in searches.values()):
+            return cost
+    return None
+
+
+def _cost_columns(rows):
+    """The costs any of the top trials recorded, in `COSTS` order."""
+    return [c for c in COSTS if any(c in record.metrics for record, _ in rows)]
+
+
+def _format_cost(record, cost):
+    value = record.metrics.get(cost)
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if cost == "latency_ms" else f"{int(round(value)):,}"
+
+
+def _budget_note(searches):
+    """One line per search with budgets or a cost-aware objective."""
+    lines = []
+    for label, search in searches.items():
+        costs = search.costs or {}
+        budgets = {
+            k: v for k, v in (costs.get("constraints") or {}).items() if v is not None
+        }
+        objective = costs.get("objective") or {}
+        parts = []
+        if budgets:
+            parts.append(
+                "budgets "
+                + ", ".join(
+                    f"{k}={v:,}" if isinstance(v, int) else f"{k}={v:g}"
+                    for k, v in budgets.items()
+                )
+                + f" ({costs.get('infeasible_proposals', 0):,} proposals over "
+                "budget redrawn, never trained)"
+            )
+        if objective.get("kind") == "mnas":
+            parts.append(
+                f"score = {objective['metric']} x ({objective['cost']} / "
+                f"{objective['target']:g}) ^ {objective['alpha']:g} (MnasNet's reward)"
+            )
+        elif objective.get("kind") == "pareto":
+            names = [o["name"] for o in objective.get("objectives", [])]
+            parts.append(
+                "Pareto search over " + ", ".join(names) + f" (the score is {names[0]})"
+            )
+        if parts:
+            lines.append(f"{label}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def write_report(
     directories,
     out_path,
@@ -345,14 +684,18 @@ def write_report(
     param_counts=None,
     direction=None,
     title="Architecture search report",
+    reference_accuracies=None,
 ):
     """Writes one page reporting on one or more searches.
 
     The page holds a summary of each search, the progress plot (PNG shown,
-    SVG linked), and for each search a table of its `top_k` best trials
-    (rank, trial id, score, parameter count if `param_counts` is given, and
-    the genotype text) followed by the diagrams of their genotypes. Images go
-    in `<out_path without extension>_files/` next to the page.
+    SVG linked), the accuracy-against-cost plot when trials recorded a cost
+    (`plot_cost`, with the search's budgets and cost-aware objective), and
+    for each search a table of its `top_k` best trials (rank, trial id,
+    score, parameter count if `param_counts` is given, the params, MACs and
+    latency the trials recorded, and the genotype text) followed by the
+    diagrams of their genotypes. Images go in `<out_path without
+    extension>_files/` next to the page.
 
     Everything is read and computed before anything is written, so an error
     leaves no partial report behind.
@@ -367,11 +710,13 @@ def write_report(
             model with Keras and counting its parameters).
         direction: `"max"` or `"min"` to override the searches' direction.
         title: the page title.
+        reference_accuracies: optional `{"NASNet-A": accuracy, ...}` at the
+            searches' size, for the cost plot (see `plot_cost`).
 
     Returns:
-        A dict with `"page"` (the page's path), `"progress"` (format -> path)
-        and `"diagrams"` (label -> trial id -> `save_genotype_diagrams`
-        paths).
+        A dict with `"page"` (the page's path), `"progress"` (format -> path),
+        `"cost"` (format -> path of the cost plot, empty without costs) and
+        `"diagrams"` (label -> trial id -> `save_genotype_diagrams` paths).
 
     Raises:
         ValueError: on a bad argument, a directory that is not a keras-tuner
@@ -421,6 +766,18 @@ def write_report(
     for image_format in ("png", "svg"):
         progress[image_format] = os.path.join(assets, f"progress.{image_format}")
         viz._save(result["figure"], progress[image_format])
+    cost_plot = {}
+    cost = _cost_axis(searches)
+    if cost is not None:
+        figure = plot_cost(
+            searches,
+            cost=cost,
+            title="Accuracy against cost",
+            reference_accuracies=reference_accuracies,
+        )["figure"]
+        for image_format in ("png", "svg"):
+            cost_plot[image_format] = os.path.join(assets, f"cost.{image_format}")
+            viz._save(figure, cost_plot[image_format])
     diagrams = {}
     stems = set()
     for label, rows in tops.items():
@@ -438,12 +795,19 @@ def write_report(
     def link(path):
         return urllib.parse.quote(os.path.relpath(path, out_dir).replace(os.sep, "/"))
 
+    # "progress": format -> path; "cost": (cost name, format -> path).
+    plots = {"progress": progress, "cost": (cost, cost_plot)}
     page = (_html_page if fmt == "html" else _markdown_page)(
-        title, searches, direction, tops, progress, diagrams, link, param_counts
+        title, searches, direction, tops, plots, diagrams, link, param_counts
     )
     with open(out_path, "w", encoding="utf-8") as f:
         f.write(page)
-    return {"page": out_path, "progress": progress, "diagrams": diagrams}
+    return {
+        "page": out_path,
+        "progress": progress,
+        "cost": cost_plot,
+        "diagrams": diagrams,
+    }
 
 
 def format_score(score):
@@ -531,12 +895,16 @@ def _record(trial_id, number, state):
     if isinstance(score, bool) or not isinstance(score, (int, float)):
         score = None
     metrics = (state.get("metrics") or {}).get("metrics") or {}
-    seconds = {}
-    for phase in PHASES:
-        metric = metrics.get(metric_name(phase))
+    last = {}  # metric name -> its last finite value
+    for name, metric in metrics.items():
         means = _observation_means(metric) if isinstance(metric, dict) else []
         if means and math.isfinite(means[-1]):
-            seconds[phase] = float(means[-1])
+            last[str(name)] = float(means[-1])
+    seconds = {
+        phase: last[metric_name(phase)]
+        for phase in PHASES
+        if metric_name(phase) in last
+    }
     return TrialRecord(
         trial_id=trial_id,
         number=number,
@@ -545,6 +913,7 @@ def _record(trial_id, number, state):
         values=dict(values),
         genotype=_genotype(values),
         seconds=seconds,
+        metrics={n: v for n, v in last.items() if not n.startswith("seconds_")},
     )
 
 
@@ -570,6 +939,16 @@ def _best_observation(metric):
 
 def _objective(oracle, trials, records):
     """Returns `(objective name or None, direction or None)`."""
+    recorded = (oracle.get("nas_oracle") or {}).get("objective")
+    if isinstance(recorded, dict):
+        # tuner_plugins' oracle: a Pareto search is scored by its first
+        # objective, MnasNet's by its reward.
+        if recorded.get("kind") == "pareto" and recorded.get("objectives"):
+            recorded = recorded["objectives"][0]
+        elif recorded.get("kind") == "mnas":
+            recorded = {"name": recorded.get("name"), "direction": "max"}
+        if recorded.get("direction") in DIRECTIONS:
+            return recorded.get("name"), recorded["direction"]
     objective = oracle.get("objective")
     if isinstance(objective, list) and len(objective) == 1:
         objective = objective[0]
@@ -825,9 +1204,17 @@ def _html_table(header, rows, row_class=None):
     return out
 
 
-def _html_page(
-    title, searches, direction, tops, progress, diagrams, link, param_counts
-):
+def _cost_text(cost):
+    return (
+        f"The {COSTS[cost].lower()} and the accuracy of every completed trial that "
+        "recorded them; the diamonds joined by a step line are the Pareto "
+        "front (no other trial is both more accurate and cheaper). Dashed: "
+        "the search's budget; dotted: NASNet-A and AmoebaNet-A at the same "
+        "size (a star where a trial trained their cells)."
+    )
+
+
+def _html_page(title, searches, direction, tops, plots, diagrams, link, param_counts):
     e = html.escape
     better = "higher" if direction == "max" else "lower"
     out = [
@@ -855,9 +1242,18 @@ def _html_page(
         f"<p>Score of every completed trial against its trial id, and the best "
         f"so far ({better} is better).</p>",
         f'<p class="note">{e(_proxy_note(searches))}</p>',
-        f'<p><a href="{link(progress["svg"])}"><img src="{link(progress["png"])}" '
+        f'<p><a href="{link(plots["progress"]["svg"])}">'
+        f'<img src="{link(plots["progress"]["png"])}" '
         'alt="search progress"></a></p>',
     ]
+    cost, plot = plots["cost"]
+    if plot:
+        out += ["<h2>Accuracy against cost</h2>", f"<p>{e(_cost_text(cost))}</p>"]
+        out += [f'<p class="note">{e(line)}</p>' for line in _budget_note(searches)]
+        out.append(
+            f'<p><a href="{link(plot["svg"])}"><img src="{link(plot["png"])}" '
+            'alt="accuracy against cost"></a></p>'
+        )
     for label, search in searches.items():
         if search.final:
             out.append(f"<h2>{e(label)}: final training (reference point)</h2>")
@@ -878,6 +1274,8 @@ def _html_page(
         else:
             header = ["Rank", "Trial", "Score"]
             header += ["Parameters"] if param_counts is not None else []
+            costs = _cost_columns(rows)
+            header += [COSTS[c] for c in costs]
             table = []
             for rank, (record, count) in enumerate(rows, start=1):
                 genotype = (
@@ -888,6 +1286,7 @@ def _html_page(
                 cells = [str(rank), e(record.trial_id), format_score(record.score)]
                 if param_counts is not None:
                     cells.append("" if count is None else f"{count:,}")
+                cells += [_format_cost(record, c) for c in costs]
                 table.append([*cells, genotype])
             out += _html_table([*header, "Genotype"], table, "trial")
         for record, _ in rows:
@@ -929,7 +1328,7 @@ def _md_table(header, rows):
 
 
 def _markdown_page(
-    title, searches, direction, tops, progress, diagrams, link, param_counts
+    title, searches, direction, tops, plots, diagrams, link, param_counts
 ):
     better = "higher" if direction == "max" else "lower"
     out = [f"# {title}", "", "## Searches", ""]
@@ -952,9 +1351,20 @@ def _markdown_page(
         "",
         _proxy_note(searches),
         "",
-        f"![search progress]({link(progress['png'])}) ([SVG]({link(progress['svg'])}))",
+        f"![search progress]({link(plots['progress']['png'])}) "
+        f"([SVG]({link(plots['progress']['svg'])}))",
         "",
     ]
+    cost, plot = plots["cost"]
+    if plot:
+        out += ["## Accuracy against cost", "", _cost_text(cost), ""]
+        for line in _budget_note(searches):
+            out += [line, ""]
+        out += [
+            f"![accuracy against cost]({link(plot['png'])}) "
+            f"([SVG]({link(plot['svg'])}))",
+            "",
+        ]
     for label, search in searches.items():
         if search.final:
             out += [f"## {_md_cell(label)}: final training (reference point)", ""]
@@ -977,6 +1387,8 @@ def _markdown_page(
         else:
             header = ["Rank", "Trial", "Score"]
             header += ["Parameters"] if param_counts is not None else []
+            costs = _cost_columns(rows)
+            header += [COSTS[c] for c in costs]
             table = []
             for rank, (record, count) in enumerate(rows, start=1):
                 cells = [
@@ -986,6 +1398,7 @@ def _markdown_page(
                 ]
                 if param_counts is not None:
                     cells.append("" if count is None else f"{count:,}")
+                cells += [_format_cost(record, c) for c in costs]
                 if record.genotype is None:
                     cells.append("(not a cell search)")
                 else:

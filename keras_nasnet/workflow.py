@@ -74,8 +74,30 @@ from keras_nasnet.space import ops as ops_lib
 SEARCH_FILE = "search.json"
 # Version of the JSON form of `SearchSettings`. Files without it (version 1)
 # were written by the CLI before the form existed, with every strategy's
-# options as flat keys.
-SETTINGS_VERSION = 2
+# options as flat keys. Version 2 lacks the cost-aware fields (budgets,
+# `costs`, `target_*`, `measure_latency`): they take their defaults.
+SETTINGS_VERSION = 3
+
+# `SearchSettings.objective`s that trade accuracy against cost
+# (`tuner_plugins.objectives`), besides a metric's name.
+COST_OBJECTIVES = ("pareto", "mnas")
+# The `SearchSettings` fields of budgets and cost-aware objectives (version 3).
+COST_AWARE_FIELDS = (
+    "max_params",
+    "max_macs",
+    "max_latency_ms",
+    "measure_latency",
+    "costs",
+    "target_params",
+    "target_macs",
+    "target_latency_ms",
+)
+# `SearchSettings` target field -> the cost metric `objective="mnas"` scales by.
+MNAS_TARGETS = {
+    "target_params": "params",
+    "target_macs": "macs",
+    "target_latency_ms": "latency_ms",
+}
 
 # keras-tuner's own tuners over the same space, beside the strategies
 # registered in `tuner_plugins.strategy` (`make_tuner` maps a name to a
@@ -216,8 +238,30 @@ class SearchSettings:
             strategy's `small_search_options`, then its own defaults.
         max_trials: trials in all, the random ones included.
         objective: the metric each trial is scored by, as keras-tuner names
-            it (e.g. `val_accuracy`, `val_loss`).
-        direction: `"max"` or `"min"`: which way the objective is better.
+            it (e.g. `val_accuracy`, `val_loss`); or `"pareto"`:
+            `val_accuracy` against `costs`, a Pareto front (strategies
+            `evolution`, `random`, `bayesian`); or `"mnas"`: MnasNet's reward
+            `val_accuracy * (cost / target) ** -0.07`, the target one of
+            `target_params`, `target_macs`, `target_latency_ms` (see
+            docs/constrained-search.md).
+        direction: `"max"` or `"min"`: which way the objective is better
+            (`"max"` for `"pareto"` and `"mnas"`).
+        max_params: the most parameters a trained child may have, or None.
+        max_macs: the most multiply-adds of one inference on one image, or
+            None. Both are known before the build: a registered strategy
+            proposes again, keras-tuner's tuners fail the trial unbuilt.
+        max_latency_ms: the most batch-1 latency (median ms per image on
+            this device), measured on the built child before training, or
+            None.
+        measure_latency: record every trial's batch-1 latency as the metric
+            `latency_ms` (about 10 s a trial on a CPU); on whenever a
+            latency budget, cost or target is set.
+        costs: with `objective="pareto"`, the costs `val_accuracy` is
+            traded against: names among `"params"`, `"macs"`,
+            `"latency_ms"` (default `("macs",)`).
+        target_params: with `objective="mnas"`, the target parameter count.
+        target_macs: with `objective="mnas"`, the target multiply-adds.
+        target_latency_ms: with `objective="mnas"`, the target latency.
         cells_per_stack: the proxy's N.
         filters: the proxy's F.
         num_blocks: blocks per cell, B.
@@ -252,6 +296,14 @@ class SearchSettings:
     max_trials: int = 20
     objective: str = "val_accuracy"
     direction: str = "max"
+    max_params: int | None = None
+    max_macs: int | None = None
+    max_latency_ms: float | None = None
+    measure_latency: bool = False
+    costs: tuple | None = None
+    target_params: int | None = None
+    target_macs: int | None = None
+    target_latency_ms: float | None = None
     cells_per_stack: int = 1
     filters: int = 8
     num_blocks: int = 5
@@ -316,6 +368,7 @@ class SearchSettings:
             put("input_shape", tuple(int(d) for d in shape))
         if self.num_classes is not None:
             put("num_classes", check_int("num_classes", self.num_classes, 2))
+        _check_cost_aware(self, put)
 
     def replace(self, **changes):
         """A copy with `changes` applied (and validated)."""
@@ -325,6 +378,8 @@ class SearchSettings:
         """The JSON-safe dict that `search.json` holds."""
         out = {field.name: getattr(self, field.name) for field in _FIELDS}
         out["strategy_options"] = dict(self.strategy_options)
+        if self.costs is not None:
+            out["costs"] = list(self.costs)
         if self.input_shape is not None:
             out["input_shape"] = list(self.input_shape)
         out["version"] = SETTINGS_VERSION
@@ -343,8 +398,8 @@ class SearchSettings:
         version = config.pop("version", 1)
         if version == 1:
             config = _from_version_1(config)
-        elif version != SETTINGS_VERSION:
-            fail("version", f"1 or {SETTINGS_VERSION}", version)
+        elif version not in range(2, SETTINGS_VERSION + 1):
+            fail("version", f"1 to {SETTINGS_VERSION}", version)
         unknown = sorted(set(config) - {f.name for f in _FIELDS})
         if unknown:
             fail("config", f"only the keys {[f.name for f in _FIELDS]}", unknown)
@@ -377,6 +432,76 @@ class SearchSettings:
 
 
 _FIELDS = dataclasses.fields(SearchSettings)
+
+
+def _check_cost_aware(settings, put):
+    """Validates (and normalizes) the budgets and the cost-aware objective."""
+    from tuner_plugins.constraints import Constraints
+
+    budgets = Constraints(
+        max_params=settings.max_params,
+        max_macs=settings.max_macs,
+        max_latency_ms=settings.max_latency_ms,
+    )
+    for name, value in budgets.get_config().items():
+        put(name, value)
+    _check_bool("measure_latency", settings.measure_latency)
+    targets = [name for name in MNAS_TARGETS if getattr(settings, name) is not None]
+    for name in targets:
+        value = _check_real(name, getattr(settings, name), 0, math.inf)
+        put(
+            name,
+            int(value) if value.is_integer() and name != "target_latency_ms" else value,
+        )
+    objective = settings.objective
+    if objective in COST_OBJECTIVES and settings.direction != "max":
+        fail("direction", f"'max' with objective {objective!r}", settings.direction)
+    if objective == "mnas" and len(targets) != 1:
+        fail(
+            "objective",
+            "'mnas' with exactly one of target_params, target_macs, "
+            f"target_latency_ms (given: {', '.join(targets) or 'none'})",
+            objective,
+        )
+    if objective != "mnas" and targets:
+        fail(targets[0], "None unless objective='mnas'", getattr(settings, targets[0]))
+    costs = settings.costs
+    if costs is not None and objective != "pareto":
+        fail("costs", "None unless objective='pareto'", costs)
+    if objective == "pareto":
+        if costs is None:
+            costs = ("macs",)
+        if isinstance(costs, str) or not isinstance(costs, (list, tuple)):
+            fail("costs", "a list of cost names (params, macs, latency_ms)", costs)
+        put("costs", tuple(costs))
+        cost_objective(settings)  # the names: known, distinct
+
+
+def cost_objective(settings):
+    """The `tuner_plugins.objectives` objective of a cost-aware search:
+    `Pareto(["val_accuracy", *costs])` for `objective="pareto"`,
+    `MnasReward(target, cost)` for `"mnas"`; None for a metric's name."""
+    from tuner_plugins import objectives
+
+    if settings.objective == "pareto":
+        return objectives.make_objective("pareto", costs=list(settings.costs))
+    if settings.objective == "mnas":
+        name = next(n for n in MNAS_TARGETS if getattr(settings, n) is not None)
+        return objectives.make_objective(
+            "mnas", target=getattr(settings, name), cost=MNAS_TARGETS[name]
+        )
+    return None
+
+
+def latency_measured(settings):
+    """Whether the search measures each child's latency: asked for, or a
+    latency budget, Pareto cost or Mnas target."""
+    return (
+        settings.measure_latency
+        or settings.max_latency_ms is not None
+        or settings.target_latency_ms is not None
+        or "latency_ms" in (settings.costs or ())
+    )
 
 
 def _from_version_1(config):
@@ -704,17 +829,32 @@ class SearchResult:
         """How many trials ended (completed, failed or invalid)."""
         return sum(t.status in ENDED for t in self.trials)
 
-    def best_trials(self, k=1):
-        """The `k` best scored trials with a genotype, best first."""
+    def best_trials(self, k=None):
+        """The `k` best scored trials with a genotype, best first.
+
+        With `objective="pareto"` these are the Pareto front's trials (no
+        other trial is as accurate and as cheap on every cost, and better on
+        one; `keras_nasnet.report.pareto_records`), most accurate first.
+
+        Args:
+            k: how many (fewer if fewer scored); None: 1, or the whole front
+                with `objective="pareto"`.
+        """
         from keras_nasnet import report
 
-        ranked = report.top_trials(
-            self.trials, k=len(self.trials), direction=self.settings.direction
-        )
+        if self.settings.objective == "pareto":
+            search = report.load_search(self.directory, direction="max")
+            ranked = report.pareto_records(search, list(self.settings.costs))
+        else:
+            ranked = report.top_trials(
+                self.trials, k=len(self.trials), direction=self.settings.direction
+            )
+            k = 1 if k is None else k
         return [t for t in ranked if t.genotype is not None][:k]
 
-    def best_genotypes(self, k=1):
-        """The genotypes of `best_trials(k)`."""
+    def best_genotypes(self, k=None):
+        """The genotypes of `best_trials(k)` (the Pareto front with
+        `objective="pareto"`)."""
         return [t.genotype for t in self.best_trials(k)]
 
     def write_report(self, path, top_k=5, param_counts=None, **kwargs):

@@ -15,15 +15,23 @@ FAILED = trial_module.TrialStatus.FAILED
 
 
 def make_oracle(
-    tmp_path, hp, strategy, project="oracle", direction="max", fast=False, **kwargs
+    tmp_path,
+    hp,
+    strategy,
+    project="oracle",
+    direction="max",
+    fast=False,
+    objective=None,
+    **kwargs,
 ):
-    """A `NASOracle` on `hp` maximizing (or minimizing) "score", with a
-    project directory under `tmp_path`; `fast` turns its file writes off (for
-    tests of thousands of trials: the files are the conformance suite's)."""
+    """A `NASOracle` on `hp` maximizing (or minimizing) "score" (or another
+    `objective`), with a project directory under `tmp_path`; `fast` turns its
+    file writes off (for tests of thousands of trials: the files are the
+    conformance suite's)."""
     kwargs.setdefault("seed", 1)
     kwargs.setdefault("max_trials", 1000)
     oracle = NASOracle(
-        objective=keras_tuner.Objective("score", direction),
+        objective=objective or keras_tuner.Objective("score", direction),
         strategy=strategy,
         hyperparameters=hp,
         **kwargs,

@@ -60,7 +60,8 @@ def test_cifar_counts_match_the_builder_s_published_sizes():
 
 
 def _sizes(seed):
-    """Both stems, and a size setting that varies with the seed."""
+    """Both stems (the CIFAR one at strides 1 and 2), and a size setting that
+    varies with the seed."""
     channels = 3 if seed % 2 else 1
     common = dict(
         cells_per_stack=1,
@@ -71,6 +72,8 @@ def _sizes(seed):
     )
     yield dict(common, stem="cifar", input_shape=(28, 28, channels))
     yield dict(common, stem="imagenet", input_shape=(33, 35, channels))
+    # The search proxy's stride-2 CIFAR stem, on an odd width.
+    yield dict(common, stem="cifar", stem_strides=2, input_shape=(28, 27, channels))
 
 
 def _genotype(seed):

@@ -504,3 +504,119 @@ def test_report_needs_neither_keras_nor_keras_tuner(projects, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == str(len(MAX_SCORES))
     assert (tmp_path / "r.md").is_file()
+
+
+@pytest.fixture(scope="module")
+def cost_project(tmp_path_factory):
+    """A Pareto search under a MACs budget, driven without training; one
+    trial's cells are NASNet-A's."""
+    pytest.importorskip("keras_tuner")
+    import numpy as np
+
+    from keras_nasnet.genotypes import NASNET_A
+    from tests import _oracles
+    from tuner_plugins.constraints import CostModel
+    from tuner_plugins.objectives import Pareto
+
+    root = tmp_path_factory.mktemp("costs")
+    model = CostModel((28, 28, 1), 10, cells_per_stack=1, filters=8)
+    nasnet_a = decisions.encode(NASNET_A)
+    budget = int(1.2 * model.cost(nasnet_a).macs)
+    oracle = _oracles.make_oracle(
+        root,
+        _oracles.cell_space(),
+        "evolution",
+        project="pareto",
+        objective=Pareto(["val_accuracy", "macs"]),
+        cost_model=model,
+        constraints={"max_macs": budget},
+        population_size=4,
+        sample_size=2,
+    )
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        trial = oracle.create_trial("tuner0")
+        if i == 5:
+            oracle.trials[trial.trial_id].hyperparameters.values = dict(nasnet_a)
+        oracle.update_trial(trial.trial_id, {"val_accuracy": float(rng.random())})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    return os.path.join(str(root), "pareto"), model, budget
+
+
+def test_load_search_reads_costs_and_the_front(cost_project):
+    from keras_nasnet import pareto
+    from keras_nasnet.genotypes import AMOEBANET_A, NASNET_A
+    from keras_nasnet.space import cost as cost_lib
+
+    project, model, budget = cost_project
+    search = report.load_search(project)
+    assert (search.objective, search.direction) == ("val_accuracy", "max")
+    assert search.costs["constraints"]["max_macs"] == budget
+    assert search.costs["objective"]["kind"] == "pareto"
+    records = [r for r in search.records if r.scored]
+    for record in records:
+        assert record.metrics["macs"] == model.cost(record.values).macs <= budget
+        assert record.metrics["params"] == model.cost(record.values).params
+    points = [(r.metrics["val_accuracy"], -r.metrics["macs"]) for r in records]
+    front = {records[i].trial_id for i in pareto.pareto_front(points)}
+    assert {r.trial_id for r in report.pareto_records(search)} == front
+    # The published cells at the search's size, and the trial that trained
+    # NASNet-A's decisions.
+    refs = report.reference_costs(search)
+    size = {"filters": 8, "input_shape": (28, 28, 1), "num_classes": 10}
+    for name, genotype in (("NASNet-A", NASNET_A), ("AmoebaNet-A", AMOEBANET_A)):
+        expected = cost_lib.network_cost(genotype, 1, **size)
+        assert (refs[name]["params"], refs[name]["macs"]) == (
+            expected.params,
+            expected.macs,
+        )
+    # The trial with NASNet-A's decisions is another network (its concat is
+    # derived, the published one also concatenates h_{i-1}): not NASNet-A's
+    # accuracy. An accuracy measured elsewhere is taken as given.
+    assert refs["NASNet-A"]["accuracy"] is None
+    assert refs["NASNet-A"]["trial_id"] is None
+    given = report.reference_costs(search, {"AmoebaNet-A": 0.75})
+    assert given["AmoebaNet-A"]["accuracy"] == 0.75
+
+
+def test_plot_cost_draws_the_trials_the_front_and_the_budget(cost_project, tmp_path):
+    project, _, budget = cost_project
+    search = report.load_search(project)
+    result = report.plot_cost({"pareto": search}, tmp_path / "cost.png")
+    data = result["data"]["pareto"]
+    scored = [r for r in search.records if r.scored]
+    assert data["trials"] == [r.x for r in scored]
+    assert data["costs"] == [r.metrics["macs"] for r in scored]
+    assert data["front"] == [r.x for r in report.pareto_records(search)]
+    lines = result["ax"].get_lines()
+    assert any(list(line.get_xdata()) == [budget, budget] for line in lines)
+    assert (tmp_path / "cost.png").read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(ValueError, match="argument `cost`"):
+        report.plot_cost(search, cost="flops")
+
+
+@pytest.mark.parametrize("fmt", ["html", "md"])
+def test_report_shows_costs_budgets_and_the_cost_plot(cost_project, tmp_path, fmt):
+    project, _, budget = cost_project
+    out = tmp_path / f"report.{fmt}"
+    result = report.write_report(project, out, top_k=3)
+    page = out.read_text()
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert "Accuracy against cost" in text
+    assert f"budgets max_macs={budget:,}" in text
+    assert "Pareto search over val_accuracy, macs" in text
+    assert result["cost"]["png"].endswith("cost.png")
+    search = report.load_search(project)
+    for record in report.top_trials(search, 3):
+        assert f"{int(record.metrics['macs']):,}" in text
+        assert f"{int(record.metrics['params']):,}" in text
+    header = "<th>MACs</th>" if fmt == "html" else "| MACs |"
+    assert header in page
+
+
+def test_a_search_without_costs_has_no_cost_section(projects, tmp_path):
+    out = tmp_path / "report.md"
+    result = report.write_report(projects["max"], out)
+    assert result["cost"] == {}
+    assert "Accuracy against cost" not in out.read_text()

@@ -9,6 +9,9 @@
   `LocalSearch`: `keras_tuner.Tuner`s with a `NASOracle`.
 - `failures`: failing trials end FAILED with a one-line reason
   (`TrialFailureMixin`, `failure_reason`, `TooManyFailedTrialsError`).
+- Cost-aware search: budgets (`Constraints`, priced by a `CostModel` before
+  anything is built), `CostAwareMixin` for any keras-tuner tuner, and
+  objectives that trade accuracy against cost (`MnasReward`, `Pareto`).
 
 How a genotype is spelled as hyperparameters, and back, is part of the search
 space: `keras_nasnet.space.decisions` (re-exported here as `declare_cells`,
@@ -17,7 +20,14 @@ space: `keras_nasnet.space.decisions` (re-exported here as `declare_cells`,
 
 from keras_nasnet.space.decisions import declare_cells, decode, encode, hp_name
 from tuner_plugins import failures
+from tuner_plugins.constraints import (
+    Constraints,
+    CostModel,
+    InfeasibleSearchError,
+    InfeasibleTrialError,
+)
 from tuner_plugins.controller import ControllerStrategy
+from tuner_plugins.cost_aware import CostAwareMixin
 from tuner_plugins.evolution import EvolutionStrategy
 from tuner_plugins.failures import (
     TooManyFailedTrialsError,
@@ -26,6 +36,7 @@ from tuner_plugins.failures import (
 )
 from tuner_plugins.hypermodel import NASNetHyperModel
 from tuner_plugins.local_search import LocalSearchStrategy
+from tuner_plugins.objectives import MnasReward, Pareto
 from tuner_plugins.oracle import NASOracle
 from tuner_plugins.strategy import (
     STRATEGIES,
@@ -39,13 +50,20 @@ from tuner_plugins.tuners import AgingEvolution, LocalSearch, NASTuner, RNNContr
 __all__ = [
     "STRATEGIES",
     "AgingEvolution",
+    "Constraints",
     "ControllerStrategy",
+    "CostAwareMixin",
+    "CostModel",
     "EvolutionStrategy",
+    "InfeasibleSearchError",
+    "InfeasibleTrialError",
     "LocalSearch",
     "LocalSearchStrategy",
+    "MnasReward",
     "NASNetHyperModel",
     "NASOracle",
     "NASTuner",
+    "Pareto",
     "RNNController",
     "Strategy",
     "TooManyFailedTrialsError",

@@ -328,8 +328,11 @@ class ControllerStrategy(Strategy):
 
     def propose(self, oracle, rng):
         """Samples trials' values from the policy; returns the first that the
-        oracle has not tried, else the first sampled (the oracle then falls
-        back to a random sample, which the policy does not learn from).
+        oracle has not tried and that is within the oracle's before-build
+        budgets, else the first sampled (the oracle then falls back to a
+        random sample, which the policy does not learn from). Under a budget
+        the policy is thus sampled conditioned on feasibility; it learns
+        nothing from the children it drew over budget.
 
         One sequence first; if it repeats a trial (a trained policy often
         does), `SAMPLES_PER_PROPOSAL` more in one batched pass, which costs
@@ -343,7 +346,7 @@ class ControllerStrategy(Strategy):
         for num in (1, SAMPLES_PER_PROPOSAL):
             samples, log_probs = self._sample(oracle, rng, num)
             for values, log_prob in zip(samples, log_probs, strict=True):
-                if not oracle.is_duplicate(values):
+                if not oracle.is_duplicate(values) and oracle.is_feasible(values):
                     self._proposal = (values, float(log_prob))
                     return values
                 if first is None:

@@ -9,11 +9,17 @@ Steady state with several workers: until the population holds P members every
 proposal is random (the paper's initial population); afterwards every proposal
 is a child of a tournament winner, whatever is still in flight.
 
+Pareto mode (the oracle's objective is a `tuner_plugins.objectives.Pareto`):
+the tournament's winner is the sampled member of lowest non-dominated rank
+within the population, ties broken by the larger crowding distance in its
+front: NSGA-II's crowded comparison. Aging is kept (the oldest member dies,
+not the most crowded), and a child is made by one mutation as before.
+
 Reference: Real et al. 2019, "Regularized Evolution for Image Classifier
 Architecture Search", Algorithm 1 and section 3 (mutations).
 """
 
-from keras_nasnet import _validation
+from keras_nasnet import _validation, pareto
 from keras_nasnet.space import decisions
 from keras_nasnet.space import mutations as mutations_lib
 from tuner_plugins.strategy import Strategy
@@ -46,8 +52,14 @@ class EvolutionStrategy(Strategy):
     Raises:
         ValueError: if an argument is out of range.
 
+    With a `Pareto` objective the tournament ranks by non-dominated rank,
+    then crowding distance (NSGA-II's crowded comparison) over all the
+    objectives; aging stays.
+
     Reference: Real et al. 2019, "Regularized Evolution for Image Classifier
-    Architecture Search", Algorithm 1 and section 3.
+    Architecture Search", Algorithm 1 and section 3; Deb et al. 2002, "A Fast
+    and Elitist Multiobjective Genetic Algorithm: NSGA-II" (crowded
+    comparison).
 
     Example:
 
@@ -57,6 +69,7 @@ class EvolutionStrategy(Strategy):
 
     name = "evolution"
     small_search_options = {"population_size": 8, "sample_size": 3}
+    supports_pareto = True
 
     def __init__(
         self,
@@ -97,13 +110,23 @@ class EvolutionStrategy(Strategy):
             return oracle.random_values(rng)
         # The authors' reference code draws the tournament with replacement.
         sample = rng.integers(len(population), size=self.sample_size)
-        rewards = [oracle.reward(population[i]) for i in sample]
-        parent = population[
-            int(sample[max(range(len(sample)), key=rewards.__getitem__)])
-        ]
+        parent = population[int(sample[self._winner(oracle, population, sample)])]
         child, kind = self.mutate(oracle, parent.hyperparameters.values, rng)
         self.last_kind, self.last_parent_id = kind, parent.trial_id
         return child
+
+    @staticmethod
+    def _winner(oracle, population, sample):
+        """The position in `sample` of the tournament's winner (the first on
+        ties): the best reward, or in Pareto mode the best crowded order
+        (rank, then crowding distance) within the population."""
+        if len(oracle.objectives) > 1:
+            keys = pareto.crowded_order(
+                [oracle.objective_vector(t) for t in population]
+            )
+            return min(range(len(sample)), key=lambda j: keys[int(sample[j])])
+        rewards = [oracle.reward(population[i]) for i in sample]
+        return max(range(len(sample)), key=rewards.__getitem__)
 
     def mutate(self, oracle, values, rng):
         """Applies exactly one mutation to a trial's values.

@@ -12,7 +12,8 @@ On a NASNet space a neighbour is the parent with one hidden-state or one op
 mutation (AmoebaNet's, without the identity), or one other searchable
 hyperparameter changed; on any other space, one hyperparameter changed (a
 continuous one takes keras-tuner's 10 grid values). Conditional
-hyperparameters that a change activates are sampled.
+hyperparameters that a change activates are sampled. Under a before-build
+budget (`NASOracle(constraints=...)`) the neighbourhood is its feasible part.
 
 The state is the trials: each trial the strategy proposes carries the note
 `{"run": <climb>}` (a random start) or `{"run": <climb>, "center": <trial
@@ -133,17 +134,20 @@ class LocalSearchStrategy(Strategy):
         plan = self._plans.get(center)
         if plan is None:
             values = oracle.trials[center].hyperparameters.values
-            changes = list(_one_changes(oracle, values))
+            changes = list(oracle.one_changes(values))
             # Streams of their own, tied to the center: the same plan after
             # a resume, independent of the center's own proposal.
             order = oracle.trial_rng(center, 1).permutation(len(changes))
-            if self.max_neighbours is not None:
-                order = order[: self.max_neighbours]
             rng = oracle.trial_rng(center, 2)
             plan = []
             for i in order:
+                if self.max_neighbours is not None and len(plan) >= self.max_neighbours:
+                    break
                 name, value = changes[int(i)]
-                plan.append(oracle.complete_values({**values, name: value}, rng))
+                neighbour = oracle.complete_values({**values, name: value}, rng)
+                # Under a budget, the neighbourhood is its feasible part.
+                if oracle.is_feasible(neighbour):
+                    plan.append(neighbour)
             self._plans[center] = plan
         return plan
 
@@ -204,18 +208,3 @@ _WAIT = object()  # `_step`: neighbours are still running
 def _finished(oracle, trial_id):
     # A trial waiting for a retry is not finished (INVALID, not in end_order).
     return oracle.trials[trial_id].status in _FINISHED
-
-
-def _one_changes(oracle, values):
-    """`(name, new value)` of every change of one active hyperparameter, in
-    space order: the neighbourhood at one mutation."""
-    for hp in oracle.hyperparameters.space:
-        if hp.name not in values or not all(c.is_active(values) for c in hp.conditions):
-            continue
-        choices = oracle.candidate_values(hp)
-        if choices is None:
-            choices = sorted(set(hp.values))  # keras-tuner's 10 grid values
-        current = values[hp.name]
-        for choice in choices:
-            if choice != current:
-                yield hp.name, choice

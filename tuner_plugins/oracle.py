@@ -30,9 +30,12 @@ import keras_tuner
 import numpy as np
 from keras_tuner.engine import trial as trial_module
 
-from keras_nasnet import _atomic, _validation
+from keras_nasnet import _atomic, _validation, pareto
+from keras_nasnet.space import decisions
 from tuner_plugins import _keras_tuner as kt
+from tuner_plugins import objectives as objectives_lib
 from tuner_plugins import strategy as strategy_lib
+from tuner_plugins.constraints import CELLS_PER_STACK, FILTERS, Constraints, CostModel
 from tuner_plugins.failures import failure_reason
 
 _TrialStatus = trial_module.TrialStatus
@@ -48,6 +51,15 @@ DEFAULT_MAX_ATTEMPTS = 20
 MAX_RANDOM_ATTEMPTS = 20
 # Key of a strategy's trial note in trial.json.
 _NOTE_KEY = "nas_strategy_note"
+# Over-budget proposals for one trial before the search stops (each costs
+# about 0.3 ms to price, under the lock).
+DEFAULT_MAX_INFEASIBLE = 1000
+# Children priced when a search starts, looking for one within budget.
+FEASIBILITY_CHECK_EVALUATIONS = 2000
+# Prices remembered (by values hash) before the cache starts over.
+_COST_CACHE_SIZE = 100_000
+# `NASOracle.stop_kind` of a search stopped for want of a child within budget.
+INFEASIBLE = "infeasible"
 
 
 def save_json(path, obj):
@@ -75,7 +87,13 @@ class NASOracle(keras_tuner.Oracle):
 
     Args:
         objective: as for `keras_tuner.Oracle`. Its direction decides what
-            "best" means and the sign of the controller's reward.
+            "best" means and the sign of the controller's reward. A
+            `tuner_plugins.objectives.MnasReward` scores each trial by
+            MnasNet's accuracy-and-cost reward (computed here from the
+            trial's accuracy and the cost `cost_model` gives, when the tuner
+            did not report it); a `tuner_plugins.objectives.Pareto` makes
+            the `"evolution"` strategy select parents by Pareto rank (other
+            strategies refuse it) while the score stays its first objective.
         max_trials: the number of trials, failed ones included.
         strategy: a `tuner_plugins.strategy.Strategy` instance, or a
             registered name (`"evolution"`, `"controller"`, `"local_search"`;
@@ -96,17 +114,41 @@ class NASOracle(keras_tuner.Oracle):
             exiting. `None` (default) waits forever, as keras-tuner does. Set
             it well above the longest trial: a late report of a trial taken
             back is kept only if no other worker has started it again.
+        constraints: a `tuner_plugins.constraints.Constraints` (or a dict of
+            budgets: `max_params`, `max_macs`, `max_latency_ms`), or None. A
+            proposal over `max_params` or `max_macs` is never started: the
+            strategy proposes again (then random samples are drawn), and
+            after `max_infeasible_proposals` of them for one trial the
+            search stops, saying so. `max_latency_ms` is the tuner's to
+            check (`CostAwareMixin`), on the built child.
+        cost_model: a `tuner_plugins.constraints.CostModel`: how big a child
+            the trial's values spell (input shape, classes, stem; N and F
+            if the trial does not choose them). Needed for `max_params` and
+            `max_macs`; with it every trial also records its `"params"` and
+            `"macs"` as metrics.
+        max_infeasible_proposals: over-budget proposals for one trial before
+            the search stops.
         **strategy_options: the options of the strategy named by `strategy`
             (e.g. `population_size=50` for `"evolution"`); see its class.
 
     Attributes:
         strategy: the `Strategy` object.
+        objectives: the objectives a trial is judged by: a `Pareto`'s, else
+            `[objective]`.
+        constraints: the `Constraints` (empty when none was given).
+        cost_model: the `CostModel`, or None.
+        infeasible_proposals: over-budget proposals redrawn so far (kept in
+            oracle.json).
         stop_reason: `None`, or why every later `create_trial` answers
-            STOPPED (the space looks exhausted; too many failures in a row).
+            STOPPED (the space looks exhausted; too many failures in a row;
+            no child within budget).
 
     Raises:
         ValueError: on an unknown strategy, an option the strategy does not
-            take, or an out-of-range option.
+            take, or an out-of-range option; on a Pareto objective with a
+            strategy that cannot use it; on `max_params` or `max_macs`
+            without a `cost_model`, or that no child of the space (when
+            `hyperparameters` spell one) can meet.
 
     Example:
 
@@ -132,9 +174,30 @@ class NASOracle(keras_tuner.Oracle):
         max_retries_per_trial=0,
         max_consecutive_failed_trials=3,
         trial_timeout=None,
+        constraints=None,
+        cost_model=None,
+        max_infeasible_proposals=DEFAULT_MAX_INFEASIBLE,
         **strategy_options,
     ):
         strategy = strategy_lib.make_strategy(strategy, **strategy_options)
+        constraints = Constraints.make(constraints)
+        if cost_model is not None and not isinstance(cost_model, CostModel):
+            _validation.fail(
+                "cost_model",
+                "a tuner_plugins.constraints.CostModel or None",
+                cost_model,
+            )
+        if constraints.before_build and cost_model is None:
+            _validation.fail(
+                "cost_model",
+                f"a CostModel to price children against {constraints} (the "
+                "input shape, classes and stem; NASTuner makes one from a "
+                "NASNetHyperModel)",
+                cost_model,
+            )
+        max_infeasible_proposals = _validation.check_int(
+            "max_infeasible_proposals", max_infeasible_proposals, 1
+        )
         # keras-tuner takes these unchecked and fails trials later.
         if max_trials is not None:  # None: no limit, as in keras-tuner
             max_trials = _validation.check_int("max_trials", max_trials, 1)
@@ -183,6 +246,29 @@ class NASOracle(keras_tuner.Oracle):
         self._notes = {}  # trial_id -> the strategy's note (see `trial_note`)
         self._hash_index = None  # see `find_trial`
         self._failures_stopped = False  # `stop_reason` is the failure limit
+        self.constraints = constraints
+        self.cost_model = cost_model
+        self.max_infeasible_proposals = max_infeasible_proposals
+        self.infeasible_proposals = 0
+        self.stop_kind = None  # INFEASIBLE when no child was within budget
+        self._costs = {}  # values hash -> Cost, or the error text
+        self.objectives = list(getattr(self.objective, "objectives", [self.objective]))
+        if isinstance(self.objective, objectives_lib.Pareto) and not getattr(
+            strategy, "supports_pareto", False
+        ):
+            names = [
+                n
+                for n in strategy_lib.strategy_names()
+                if strategy_lib.get_strategy_class(n).supports_pareto
+            ]
+            _validation.fail(
+                "objective",
+                f"a single objective for strategy {strategy.name!r} (a Pareto "
+                f"objective needs strategy {' or '.join(map(repr, names))})",
+                self.objective,
+            )
+        if decisions.is_cell_space(self.hyperparameters):
+            self.check_constraints()
 
     # ------------------------------------------------------------------ helpers
     # Public to the strategies; all of them read state, none writes it.
@@ -229,15 +315,13 @@ class NASOracle(keras_tuner.Oracle):
         The space is walked in definition order so that a parent's value
         decides whether its conditional children are active.
         """
-        out = {}
-        for hp in self.hyperparameters.space:
-            if not all(cond.is_active(out) for cond in hp.conditions):
-                continue
-            if hp.name in values and _is_legal(hp, values[hp.name]):
-                out[hp.name] = values[hp.name]
-            else:
-                out[hp.name] = sample_value(hp, rng)
-        return out
+        return complete_values(self.hyperparameters, values, rng)
+
+    def one_changes(self, values):
+        """`(name, new value)` of every change of one active hyperparameter,
+        in space order: the neighbourhood at one mutation (see the
+        module-level `one_changes`)."""
+        return one_changes(self.hyperparameters, values)
 
     @staticmethod
     def candidate_values(hp):
@@ -276,6 +360,102 @@ class NASOracle(keras_tuner.Oracle):
         proposed (a dict), or None: a random fallback, a trial from before a
         strategy wrote notes, or one it gave none."""
         return self._notes.get(trial_id)
+
+    # ------------------------------------------------------------------- cost
+
+    def cost_of(self, values):
+        """The `keras_nasnet.space.cost.Cost` of the child `values` spell, or
+        None without a `cost_model` or when they spell no child (remembered
+        by the values' hash: pricing one takes about 0.3 ms)."""
+        if self.cost_model is None:
+            return None
+        key = kt.values_hash(self, values)
+        cost = self._costs.get(key)
+        if cost is None:
+            try:
+                cost = self.cost_model.cost(values)
+            except (ValueError, TypeError, KeyError) as e:
+                # Values that spell no child: never an exception under the
+                # lock; a budget then refuses them, saying why.
+                cost = f"{type(e).__name__}: {e}"
+            if len(self._costs) >= _COST_CACHE_SIZE:
+                self._costs = {}
+            self._costs[key] = cost
+        return None if isinstance(cost, str) else cost
+
+    def infeasibility(self, values):
+        """Why the child `values` spell is over a before-build budget (one
+        line), or None when it is within all of them (or none is set)."""
+        if not self.constraints.before_build:
+            return None
+        cost = self.cost_of(values)
+        if cost is None:
+            error = self._costs.get(kt.values_hash(self, values), "no cost model")
+            return f"cannot be priced ({error})"
+        violations = self.constraints.violations(params=cost.params, macs=cost.macs)
+        return "; ".join(violations) or None
+
+    def is_feasible(self, values):
+        """Whether the child `values` spell is within the before-build budgets
+        (True when none is set). Strategies may use it to skip proposals the
+        oracle would refuse."""
+        return self.infeasibility(values) is None
+
+    def check_constraints(self, hyperparameters=None):
+        """Refuses budgets no child of a NASNet space can meet.
+
+        Prices random children and the smallest N and F, then descends on
+        the cost one decision at a time, for up to
+        `FEASIBILITY_CHECK_EVALUATIONS` children; usually the first is
+        within budget and this takes a millisecond.
+
+        Args:
+            hyperparameters: the space (the oracle's if None).
+
+        Raises:
+            ValueError: naming the budget no child found meets, and the
+                cheapest child found.
+        """
+        space = self.hyperparameters if hyperparameters is None else hyperparameters
+        check_budgets(space, self.constraints, self.cost_model, self.seed)
+
+    # -------------------------------------------------------------- objectives
+
+    def metric_value(self, trial, name):
+        """A trial's value of one metric: its score for the objective, the
+        value at its best step (else the last one) for another; None when
+        it has none."""
+        if name == self.objective.name and trial.score is not None:
+            return float(trial.score)
+        if not trial.metrics.exists(name):
+            return None
+        history = trial.metrics.get_history(name)
+        for observation in history:
+            if observation.step == trial.best_step:
+                return float(observation.mean())
+        return float(history[-1].mean()) if history else None
+
+    def objective_vector(self, trial):
+        """A trial's objectives as a point where larger is better (see
+        `Pareto.vector`): `(reward,)` for a single objective."""
+        if isinstance(self.objective, objectives_lib.Pareto):
+            return self.objective.vector(lambda name: self.metric_value(trial, name))
+        return (self.reward(trial),)
+
+    def pareto_trials(self):
+        """The COMPLETED trials no other completed trial dominates on
+        `objectives`, best score first (one trial for a single objective, or
+        none)."""
+        trials = [
+            t
+            for t in self.trials.values()
+            if t.status == _TrialStatus.COMPLETED
+            and t.score is not None
+            and np.isfinite(t.score)
+        ]
+        points = [self.objective_vector(t) for t in trials]
+        front = [trials[i] for i in pareto.pareto_front(points)]
+        return sorted(front, key=self.reward, reverse=True)
 
     # ----------------------------------------------------------- Oracle methods
 
@@ -363,23 +543,46 @@ class NASOracle(keras_tuner.Oracle):
         if self.stop_reason is not None:
             return {"status": _TrialStatus.STOPPED, "values": None}
         rng = self.trial_rng(trial_id)
-        # A proposal that repeats a tried or in-flight trial is redrawn (the
-        # identity mutation always is), a bounded number of times ...
+        infeasible = _Rejected()
+        # A proposal that repeats a tried or in-flight trial (the identity
+        # mutation always does), or is over budget, is redrawn a bounded
+        # number of times ...
         attempts = self.strategy.max_attempts
         if attempts is None:
             attempts = DEFAULT_MAX_ATTEMPTS
         for _ in range(attempts):
             values = self.strategy.propose(self, rng)
-            if values is not None and not self.is_duplicate(values):
-                note = self.strategy.on_trial_begin(self, trial_id, values)
-                if note is not None:
-                    self._notes[trial_id] = note
-                return {"status": _TrialStatus.RUNNING, "values": values}
-        # ... then a fresh random sample, as keras-tuner's RandomSearch does.
-        for _ in range(MAX_RANDOM_ATTEMPTS):
+            if values is None or self.is_duplicate(values):
+                continue
+            if infeasible.refuses(self, values):
+                continue
+            self.infeasible_proposals += infeasible.count
+            note = self.strategy.on_trial_begin(self, trial_id, values)
+            if note is not None:
+                self._notes[trial_id] = note
+            return {"status": _TrialStatus.RUNNING, "values": values}
+        # ... then fresh random samples, as keras-tuner's RandomSearch does.
+        duplicates = 0
+        while (
+            duplicates < MAX_RANDOM_ATTEMPTS
+            and infeasible.count < self.max_infeasible_proposals
+        ):
             values = self.random_values(rng)
-            if not self.is_duplicate(values):
+            if self.is_duplicate(values):
+                duplicates += 1
+            elif not infeasible.refuses(self, values):
+                self.infeasible_proposals += infeasible.count
                 return {"status": _TrialStatus.RUNNING, "values": values}
+        self.infeasible_proposals += infeasible.count
+        if duplicates < MAX_RANDOM_ATTEMPTS:
+            self._stop(
+                f"No child within budget ({self.constraints}): "
+                f"{infeasible.count} proposals for trial {trial_id} were all "
+                f"over it; the cheapest had {infeasible.cheapest}. Raise the "
+                "budget or make the children smaller."
+            )
+            self.stop_kind = INFEASIBLE
+            return {"status": _TrialStatus.STOPPED, "values": None}
         proposals = f"{attempts} proposal{'s' if attempts != 1 else ''}"
         self._stop(
             f"The search space looks exhausted: {proposals} of the "
@@ -408,8 +611,27 @@ class NASOracle(keras_tuner.Oracle):
                 f"Unknown trial id {trial_id!r}: `update_trial` expects the id "
                 "of a trial that `create_trial` returned."
             )
+        metrics = self._with_costs(self.trials[trial_id], metrics)
         kt.check_objective_found(self, metrics)
         return self._update_trial_locked(trial_id, metrics, step)
+
+    def _with_costs(self, trial, metrics):
+        """`metrics` with the child's `"params"` and `"macs"` (from the cost
+        model, when the tuner sent none) and a `MnasReward` score computed
+        from them (when the tuner sent none)."""
+        metrics = dict(metrics)
+        cost = self.cost_of(trial.hyperparameters.values)
+        if cost is not None:
+            metrics.setdefault(objectives_lib.PARAMS, float(cost.params))
+            metrics.setdefault(objectives_lib.MACS, float(cost.macs))
+        objective = self.objective
+        if (
+            isinstance(objective, objectives_lib.MnasReward)
+            and objective.name not in metrics
+            and objective.has_value(metrics)
+        ):
+            metrics[objective.name] = objective.get_value(metrics)
+        return metrics
 
     @kt.synchronized
     def _update_trial_locked(self, trial_id, metrics, step):
@@ -523,6 +745,14 @@ class NASOracle(keras_tuner.Oracle):
             "strategy_config": self.strategy.get_config(),
             "strategy_state": self.strategy.get_state(),
             "taken_back": dict(self._taken_back),
+            # What the trials were judged by and held to: for the report, and
+            # for a reader of the directory.
+            "objective": objectives_lib.objective_config(self.objective),
+            "constraints": self.constraints.get_config(),
+            "cost_model": (
+                None if self.cost_model is None else self.cost_model.get_config()
+            ),
+            "infeasible_proposals": self.infeasible_proposals,
         }
         return state
 
@@ -543,6 +773,7 @@ class NASOracle(keras_tuner.Oracle):
             )
         self.strategy.set_state(nas_state["strategy_state"])
         self._taken_back = dict(nas_state.get("taken_back", {}))
+        self.infeasible_proposals = int(nas_state.get("infeasible_proposals", 0))
         project_dir = kt.project_dir(self)
         if project_dir is not None:
             self.strategy.load_files(project_dir)
@@ -673,3 +904,189 @@ def _is_legal(hp, value):
     if values is not None:
         return value in values
     return hp.min_value <= value <= hp.max_value
+
+
+def complete_values(space, values, rng):
+    """`values` restricted to the active hyperparameters of `space` (a
+    `keras_tuner.HyperParameters`), with any active one that is missing or
+    not a legal value sampled from `rng`, in definition order."""
+    out = {}
+    for hp in space.space:
+        if not all(cond.is_active(out) for cond in hp.conditions):
+            continue
+        if hp.name in values and _is_legal(hp, values[hp.name]):
+            out[hp.name] = values[hp.name]
+        else:
+            out[hp.name] = sample_value(hp, rng)
+    return out
+
+
+def one_changes(space, values):
+    """`(name, new value)` of every change of one active hyperparameter of
+    `space`, in space order: the neighbourhood at one mutation. A continuous
+    hyperparameter takes keras-tuner's 10 grid values."""
+    for hp in space.space:
+        if hp.name not in values or not all(c.is_active(values) for c in hp.conditions):
+            continue
+        choices = candidate_values(hp)
+        if choices is None:
+            choices = sorted(set(hp.values))
+        current = values[hp.name]
+        for choice in choices:
+            if choice != current:
+                yield hp.name, choice
+
+
+def check_budgets(space, constraints, cost_model, seed=0):
+    """Refuses before-build budgets that no child of a NASNet space meets
+    (see `NASOracle.check_constraints`); does nothing for another space or
+    without such a budget.
+
+    Raises:
+        ValueError: naming the budget, and the cheapest child found.
+    """
+    if not constraints.before_build or not decisions.is_cell_space(space):
+        return
+    values, cost, error, tried = find_feasible(
+        space,
+        cost_model,
+        constraints,
+        np.random.default_rng([int(seed), 0xFEA5]),
+        FEASIBILITY_CHECK_EVALUATIONS,
+    )
+    if cost is None:
+        _validation.fail(
+            "cost_model",
+            f"a CostModel that prices this space's children ({error})",
+            cost_model,
+        )
+    if constraints.ratio(cost.params, cost.macs) <= 1:
+        return
+    ratios = {
+        "max_params": cost.params / constraints.max_params
+        if constraints.max_params
+        else 0,
+        "max_macs": cost.macs / constraints.max_macs if constraints.max_macs else 0,
+    }
+    name = max(ratios, key=ratios.get)
+    size = ", ".join(
+        f"{n}={values.get(n, getattr(cost_model, n))}"
+        for n in (CELLS_PER_STACK, FILTERS)
+    )
+    _validation.fail(
+        name,
+        "a budget some child of the search space meets: the cheapest of "
+        f"{tried} children tried has {cost.params:,} "
+        f"params and {cost.macs:,} MACs ({size}). "
+        "Raise the budget, or make the children smaller (fewer cells per "
+        "stack, fewer filters, smaller images)",
+        getattr(constraints, name),
+    )
+
+
+def find_feasible(space, cost_model, constraints, rng, max_evaluations):
+    """The cheapest child of a NASNet space found, relative to the budgets.
+
+    Starts from cheap shapes (the smallest N and F, each block reading the
+    previous one with the same op, for every op) and random children; from
+    each start, cheapest first, takes any one-decision change that lowers
+    `constraints.ratio` (first improvement) until a child is within budget,
+    or none improves (then the next start), or `max_evaluations` children
+    were priced.
+
+    Returns:
+        `(values, cost, error, tried)`: the cheapest values found and their
+        `Cost` (None, with `error` the reason, if none could be priced), and
+        how many children were priced.
+    """
+    best = [None, None, float("inf"), "no child priced"]  # values, cost, ratio, error
+    evaluations = 0
+
+    def price(values):
+        """The ratio of `values` (inf if unpriced); keeps the best."""
+        nonlocal evaluations
+        evaluations += 1
+        try:
+            cost = cost_model.cost(values)
+        except ValueError as e:
+            best[3] = f"{type(e).__name__}: {e}"
+            return float("inf")
+        ratio = constraints.ratio(cost.params, cost.macs)
+        if ratio < best[2]:
+            best[:3] = values, cost, ratio
+        return ratio
+
+    smallest = {}
+    for hp in space.space:
+        if hp.name in (CELLS_PER_STACK, FILTERS):
+            choices = candidate_values(hp)
+            smallest[hp.name] = min(choices) if choices else hp.min_value
+    starts = [complete_values(space, {**smallest, **c}, rng) for c in _chains(space)]
+    starts += [complete_values(space, smallest, rng)]
+    starts += [complete_values(space, {}, rng) for _ in range(8)]
+    priced = sorted(
+        ((price(v), i, v) for i, v in enumerate(starts)), key=lambda x: x[:2]
+    )
+    for ratio, _, values in priced:
+        # Descend from this start until within budget or stuck.
+        while best[2] > 1 and ratio < float("inf"):
+            for name, value in list(one_changes(space, values)):
+                if evaluations >= max_evaluations:
+                    return best[0], best[1], best[3], evaluations
+                child = complete_values(space, {**values, name: value}, rng)
+                child_ratio = price(child)
+                if child_ratio < ratio:
+                    values, ratio = child, child_ratio
+                    break
+            else:
+                break  # a local minimum
+        if best[2] <= 1:
+            break
+    return best[0], best[1], best[3], evaluations
+
+
+def _chains(space):
+    """Cell decisions in which each block reads the previous block twice
+    (the first reads both cell inputs) with one op, for each op: children
+    with a single narrow output, the cheap corner of the space."""
+    names = {hp.name for hp in space.space}
+    num_blocks = decisions.num_blocks_in(names)
+    op_hp = decisions.hp_name("normal", 0, "op_a")
+    ops = next((hp.values for hp in space.space if hp.name == op_hp), ())
+    for op in ops:
+        values = {}
+        for cell in decisions.CELL_NAMES:
+            for b in range(num_blocks):
+                values[decisions.hp_name(cell, b, "input_a")] = 0 if b == 0 else b + 1
+                values[decisions.hp_name(cell, b, "input_b")] = 1 if b == 0 else b + 1
+                values[decisions.hp_name(cell, b, "op_a")] = op
+                values[decisions.hp_name(cell, b, "op_b")] = op
+                values[decisions.hp_name(cell, b, "combine")] = "add"
+        yield values
+
+
+class _Rejected:
+    """Counts one trial's proposals over a before-build budget, and keeps
+    the cheapest of them for the message when none is within budget."""
+
+    def __init__(self):
+        self.count = 0
+        self._cheapest = None  # (ratio, Cost)
+
+    def refuses(self, oracle, values):
+        if oracle.infeasibility(values) is None:
+            return False
+        self.count += 1
+        cost = oracle.cost_of(values)
+        if cost is not None:
+            ratio = oracle.constraints.ratio(cost.params, cost.macs)
+            if self._cheapest is None or ratio < self._cheapest[0]:
+                self._cheapest = (ratio, cost)
+        return True
+
+    @property
+    def cheapest(self):
+        if self._cheapest is None:
+            return "no price"
+        cost = self._cheapest[1]
+        return f"{cost.params:,} params and {cost.macs:,} MACs"

@@ -62,6 +62,10 @@ class Strategy:
             (the CLI's defaults), where the papers' are sized for thousands.
         max_attempts: how many times the oracle calls `propose` for one trial
             before it samples a random trial instead; `None`: 20.
+        supports_pareto: whether it can search for a Pareto front
+            (`tuner_plugins.objectives.Pareto`, through
+            `oracle.objective_vector`); the oracle refuses a Pareto
+            objective for a strategy without it.
 
     Example:
 
@@ -77,6 +81,7 @@ class Strategy:
     name = None
     small_search_options = {}
     max_attempts = None
+    supports_pareto = False
 
     def propose(self, oracle, rng):
         """Returns the values of one new trial, or `None`.
@@ -85,15 +90,17 @@ class Strategy:
             oracle: the `NASOracle`; read `oracle.trials`, `oracle.end_order`,
                 `oracle.finished_trials()`, `oracle.hyperparameters`, and use
                 its helpers (`random_values`, `complete_values`, `reward`,
-                `is_duplicate`, `trial_note`). Do not change its state.
+                `objective_vector`, `is_duplicate`, `is_feasible`,
+                `trial_note`). Do not change its state.
             rng: a `numpy.random.Generator` seeded by the oracle's seed and
                 the trial id: the same for the same trial in a resumed search.
 
         Returns:
             A dict over the active hyperparameters. The oracle rejects a
-            duplicate of a tried or running trial and asks again (up to
-            `max_attempts` times, the same `rng` going on), then samples a
-            random trial; `None` skips straight to the next attempt.
+            duplicate of a tried or running trial, or a child over a
+            before-build budget (`oracle.is_feasible`), and asks again (up
+            to `max_attempts` times, the same `rng` going on), then samples
+            a random trial; `None` skips straight to the next attempt.
         """
         raise NotImplementedError(f"{type(self).__name__} must implement `propose`.")
 

@@ -23,9 +23,12 @@ import keras_tuner
 from keras_nasnet._validation import check_int, fail, is_int
 from keras_nasnet.space import decisions
 from tuner_plugins import _keras_tuner as kt
+from tuner_plugins import objectives as objectives_lib
 from tuner_plugins import strategy as strategy_lib
+from tuner_plugins.constraints import Constraints, CostModel, InfeasibleSearchError
+from tuner_plugins.cost_aware import CostAwareMixin
 from tuner_plugins.failures import TrialFailureMixin
-from tuner_plugins.oracle import NASOracle, save_json
+from tuner_plugins.oracle import INFEASIBLE, NASOracle, save_json
 from tuner_plugins.phases import TrialPhasesMixin
 
 
@@ -38,7 +41,7 @@ def _check_tuner_kwargs(kwargs):
         fail("max_model_size", "an integer >= 1 (parameters) or None", size)
 
 
-class NASTuner(TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
+class NASTuner(CostAwareMixin, TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
     """A keras-tuner Tuner whose oracle is a `NASOracle` with any strategy.
 
     Trials whose model fails to build, runs out of memory or (with
@@ -47,6 +50,15 @@ class NASTuner(TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
     `tuner_plugins.failures`. Each trial records its seconds per phase
     (build, trace, train, validation, save, decision, total) as metrics
     `seconds_<phase>`; see `tuner_plugins.phases`.
+
+    Budgets (`max_params`, `max_macs`, `max_latency_ms`): the oracle never
+    starts a child over `max_params` or `max_macs` (its strategy proposes
+    again); a child over `max_latency_ms` is built, timed and ends FAILED
+    before training (see `tuner_plugins.cost_aware.CostAwareMixin`). Every
+    trial records its `"params"` and `"macs"` (and `"latency_ms"` when
+    measured) as metrics. The objective may trade accuracy against them:
+    `tuner_plugins.objectives.MnasReward` (any strategy) or `Pareto`
+    (`"evolution"`; `best_genotypes()` is then the Pareto front).
 
     Args:
         hypermodel: a `keras_tuner.HyperModel` (e.g. `NASNetHyperModel`) or a
@@ -70,6 +82,17 @@ class NASTuner(TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
         trial_timeout: seconds of silence after which a distributed
             worker's trial is given to another worker (see `NASOracle`);
             `None` waits forever.
+        max_params: the most parameters a child may have (Keras's
+            `count_params()`), or None.
+        max_macs: the most multiply-adds of one inference on one image, or
+            None.
+        max_latency_ms: the most batch-1 inference latency, median ms per
+            image on this device, or None.
+        measure_latency: record every trial's batch-1 latency as the metric
+            `"latency_ms"` (about 10 s per trial on a CPU); on whenever
+            `max_latency_ms` is set or the objective reads it.
+        cost_model: a `tuner_plugins.constraints.CostModel`; None: made from
+            the hypermodel (`NASNetHyperModel`'s input shape and classes).
         **kwargs: the strategy's options, when `strategy` is a name (see its
             class: `EvolutionStrategy`, `ControllerStrategy`,
             `LocalSearchStrategy`), and `keras_tuner.Tuner` arguments
@@ -105,6 +128,11 @@ class NASTuner(TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
         max_retries_per_trial=0,
         max_consecutive_failed_trials=3,
         trial_timeout=None,
+        max_params=None,
+        max_macs=None,
+        max_latency_ms=None,
+        measure_latency=False,
+        cost_model=None,
         **kwargs,
     ):
         options = {}
@@ -112,6 +140,16 @@ class NASTuner(TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
             names = strategy_lib.strategy_class_of(strategy).option_names()
             options = {name: kwargs.pop(name) for name in names if name in kwargs}
         _check_tuner_kwargs(kwargs)
+        budgets = {
+            "max_params": max_params,
+            "max_macs": max_macs,
+            "max_latency_ms": max_latency_ms,
+        }
+        constraints = Constraints.make(**budgets)
+        if cost_model is None and all(
+            hasattr(hypermodel, a) for a in ("input_shape", "num_classes")
+        ):
+            cost_model = CostModel.from_hypermodel(hypermodel)
         self.seed = seed
         oracle = NASOracle(
             objective=objective,
@@ -124,27 +162,61 @@ class NASTuner(TrialFailureMixin, TrialPhasesMixin, keras_tuner.Tuner):
             max_retries_per_trial=max_retries_per_trial,
             max_consecutive_failed_trials=max_consecutive_failed_trials,
             trial_timeout=trial_timeout,
+            # Without a cost model the tuner checks the budgets on the built
+            # model instead.
+            constraints=constraints if cost_model is not None else None,
+            cost_model=cost_model,
             **options,
         )
-        super().__init__(oracle, hypermodel, **kwargs)
+        super().__init__(
+            oracle,
+            hypermodel,
+            measure_latency=measure_latency,
+            cost_model=cost_model,
+            **budgets,
+            **kwargs,
+        )
 
-    def best_genotypes(self, num_models=1):
+    def search(self, *fit_args, **fit_kwargs):
+        """Runs the search; see `keras_tuner.Tuner.search`.
+
+        Raises:
+            tuner_plugins.constraints.InfeasibleSearchError: when the oracle
+                stopped because no proposal for a trial was within the
+                before-build budgets (`NASOracle.max_infeasible_proposals`
+                of them); the trials so far are kept.
+        """
+        super().search(*fit_args, **fit_kwargs)
+        if getattr(self.oracle, "stop_kind", None) == INFEASIBLE:
+            raise InfeasibleSearchError(self.oracle.stop_reason)
+
+    def best_genotypes(self, num_models=None):
         """Returns the best trials' genotypes, best first.
 
+        With a `Pareto` objective these are the genotypes of the Pareto
+        front (`NASOracle.pareto_trials()`: the completed trials no other
+        dominates on every objective), best score first.
+
         Args:
-            num_models: how many to return (fewer if fewer trials completed).
+            num_models: how many to return (fewer if fewer trials completed);
+                None: 1, or the whole front with a `Pareto` objective.
 
         Returns:
             A list of `keras_nasnet.Genotype`, decoded from the cell decisions
-            of `get_best_hyperparameters(num_models)` with
+            of `get_best_hyperparameters(num_models)` (or of the front) with
             `keras_nasnet.space.decisions.decode`.
 
         Raises:
             ValueError: if the search space spells no cell.
         """
+        if isinstance(self.oracle.objective, objectives_lib.Pareto):
+            front = self.oracle.pareto_trials()
+            if num_models is not None:
+                front = front[:num_models]
+            return [decisions.decode(t.hyperparameters.values) for t in front]
         return [
             decisions.decode(hp.values)
-            for hp in self.get_best_hyperparameters(num_models)
+            for hp in self.get_best_hyperparameters(num_models or 1)
         ]
 
     def save(self):

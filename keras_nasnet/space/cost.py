@@ -399,6 +399,7 @@ def network_cost(
     num_classes=10,
     input_shape=(32, 32, 3),
     auxiliary_head=False,
+    stem_strides=1,
 ):
     """The `Cost` of `NASNet(genotype, ...)` with the same size arguments.
 
@@ -419,6 +420,8 @@ def network_cost(
         input_shape: `(height, width, channels)`.
         auxiliary_head: count the auxiliary head too (a training-time cost;
             the deployed model has none).
+        stem_strides: stride of the CIFAR stem's conv, 1 (the papers') or 2
+            (`keras_nasnet.training.SEARCH_PROXY`'s, a quarter of the MACs).
 
     Returns:
         A `Cost(params, trainable_params, macs)`.
@@ -445,14 +448,19 @@ def network_cost(
         num_classes,
         input_shape,
     )
+    if not _validation.is_int(stem_strides) or stem_strides not in (1, 2):
+        _validation.fail("stem_strides", "1 or 2", stem_strides)
+    if stem == "imagenet" and stem_strides != 1:
+        _validation.fail("stem_strides", "1 with the imagenet stem", stem_strides)
+    s = int(stem_strides)
     tally = _Tally()
     h, w, c = input_shape
     # Stem: 3x3 conv -> BN. ImageNet: stride 2 VALID to 32 x multiplier;
-    # CIFAR: stride 1 SAME to F x multiplier (models/nasnet.py).
+    # CIFAR: stride `stem_strides` SAME to F x multiplier (models/nasnet.py).
     if stem == "imagenet":
         x = ((h - 3) // 2 + 1, (w - 3) // 2 + 1, int(32 * stem_multiplier))
     else:
-        x = (h, w, int(f * stem_multiplier))
+        x = (-(-h // s), -(-w // s), int(f * stem_multiplier))
     tally.conv((3, 3), c, x[2], x)
     tally.batch_norm(x[2])
 
