@@ -50,6 +50,9 @@ def _env(tmp_path, **extra):
         KERAS_BACKEND="jax",
         JAX_PLATFORMS="cpu",
         TF_CPP_MIN_LOG_LEVEL="3",
+        # The workers' project folders too, so that a leftover process
+        # shows in `_leftover_processes`.
+        TMPDIR=str(tmp_path),
         **extra,
     )
     return env
