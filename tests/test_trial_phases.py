@@ -199,3 +199,23 @@ def test_nas_tuner_from_python_records_phases(fashion, tmp_path):
     assert tuner.trial_phases(trial.trial_id) == pytest.approx(seconds, abs=1e-4)
     assert trial.score == trial.metrics.get_best_value("val_accuracy")
     assert re.fullmatch(r"\d+", trial.trial_id)
+
+
+@pytest.mark.slow
+def test_trial_overhead_measures_the_phases_through_a_search(run_benchmark, tmp_path):
+    result = run_benchmark(
+        "trial_overhead",
+        ["--data-dir", FASHION_DIR, "--genotypes", "0", "--memory-trials", "0",
+         "--search-trials", "1", "--search-train-images", "64",
+         "--search-validation-images", "32", "--run-eagerly"],
+        tmp_path,
+    )["results"]["search"]  # fmt: skip
+    assert result["trials"] == 1
+    (row,) = result["per_trial"]
+    sums = result["phase_sums_s"]
+    assert set(sums) == set(PHASES)
+    assert sums["total"] == pytest.approx(row["total"], abs=0.01)
+    assert result["non_training_share"] == pytest.approx(
+        1 - sums["train"] / sums["total"], abs=1e-3
+    )
+    assert result["process_start_s"] > 0 and row["gc_pauses"] >= 0
