@@ -1504,11 +1504,12 @@ def final_training(
         },
         "results": [],
     }
+    epochs = "epoch" if final.epochs == 1 else "epochs"
     write(
         f"{len(todo)} of {len(candidates)} models to train from scratch, enlarged "
         f"from the search's N={search_settings.cells_per_stack}, "
         f"F={search_settings.filters} to N={final.cells_per_stack}, "
-        f"F={final.filters}: each {final.epochs} epochs x {steps:,} steps of "
+        f"F={final.filters}: each {final.epochs} {epochs} x {steps:,} steps of "
         f"{final.batch_size} images ({images:,} training images), then the test "
         "split; a line per epoch with the time left"
     )
