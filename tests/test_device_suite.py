@@ -128,9 +128,26 @@ def test_unknown_argument(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_info_step_runs_without_tensorflow(tmp_path):
+    # The suite's set-up and its cheapest step, end to end, in CI: the full
+    # tiny run below takes 35 minutes on the loaded 2-core machine.
+    env = _env(tmp_path, DEVICE_SUITE_STEPS="info")
+    result = _run_suite(env, "--tiny", timeout=600)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
+    summary = _summary(tmp_path)
+    assert summary["all_passed"] is True and list(summary["steps"]) == ["info"]
+    with open(tmp_path / "out" / summary["steps"]["info"]["output"]) as f:
+        info = json.load(f)
+    assert info["backend"] == "jax" and "tensorflow" not in info["versions"]
+    assert info["results"]["environment"]["KERAS_BACKEND"] == "jax"
+
+
+@pytest.mark.large
 def test_tiny_suite_end_to_end(tmp_path):
-    # Minutes, not seconds: JAX compiles every program it runs, even on a CPU
-    # (the suite's tiny mode shares a compilation cache between its steps).
+    # 35 minutes on the loaded 2-core machine, not seconds: JAX compiles every
+    # program it runs, even on a CPU (the suite's tiny mode shares a
+    # compilation cache between its steps). Kept out of CI (`-m large`); the
+    # info step above runs the set-up end to end there.
     result = _run_suite(_env(tmp_path), "--tiny", timeout=3600)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
     assert "== all passed" in result.stdout
