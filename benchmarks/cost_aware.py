@@ -27,7 +27,8 @@ reference (0, -1), the reference MACs the most expensive of the random
 children priced for the budget: 1.0 would be a child of accuracy 1 at no
 cost. A verdict says, per comparison, whether every seed points the same way
 by more than the noise (two standard errors of a validation accuracy on the
-held-out images); otherwise the data cannot separate the methods.
+held-out images) on enough seeds for a one-sided sign test at 5% (at least
+5); otherwise the data cannot separate the methods.
 
 The JSON (and a Markdown table beside it) is rewritten after each search, so
 `--resume` continues a stopped run. `--smoke` is a tiny run for CI.
@@ -315,13 +316,24 @@ def _noise(settings):
 
 
 def _verdict(differences, noise, what):
+    """Whether the per-seed differences separate the methods: every seed
+    beyond `noise` the same way, and enough seeds for that to be unlikely by
+    chance (a one-sided sign test at 5%: at least 5 seeds)."""
     if not differences:
         return None
+    n = len(differences)
     margin = f"by more than the noise ({noise:.3f})" if noise else "(no noise)"
-    if all(d > noise for d in differences):
-        return f"{what}: better on every seed {margin}"
-    if all(d < -noise for d in differences):
-        return f"{what}: worse on every seed {margin}"
+    for sign, word in ((1, "better"), (-1, "worse")):
+        if all(sign * d > noise for d in differences):
+            p = 0.5**n
+            if p < 0.05:
+                return (
+                    f"{what}: {word} on all {n} seeds {margin} (sign test p = {p:.3g})"
+                )
+            return (
+                f"{what}: {word} on all {n} seeds {margin}, but {n} seeds cannot "
+                f"separate the methods (sign test p = {p:.3g} >= 0.05)"
+            )
     return (
         f"{what}: the data cannot separate the methods (per-seed differences "
         f"{[round(d, 4) for d in differences]}, noise {noise:.3f})"
