@@ -72,3 +72,14 @@ def run_benchmark():
     that its report has the header every benchmark writes, and returns the
     report."""
     return _run_benchmark
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `large` run only when `-m` names them (`-m large`): they
+    take tens of minutes, beyond CI's 10-minute budget for the suite."""
+    if "large" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="large: run with -m large")
+    for item in items:
+        if "large" in item.keywords:
+            item.add_marker(skip)
