@@ -62,6 +62,7 @@ def _run_benchmark(name, args, tmp_path):
         report = json.load(f)
     for key in ("benchmark", "command", "machine", "backend", "device", "versions"):
         assert key in report, key
+    assert report["benchmark"] == name
     return report
 
 
@@ -69,8 +70,8 @@ def _run_benchmark(name, args, tmp_path):
 def run_benchmark():
     """`run_benchmark(name, args, tmp_path)` runs `benchmarks/<name>.py` with
     `args` and `--output tmp_path/<name>.json`, checks that it exits 0 and
-    that its report has the header every benchmark writes, and returns the
-    report."""
+    that its report has the header every benchmark writes (under its own
+    name), and returns the report."""
     return _run_benchmark
 
 

@@ -6,11 +6,8 @@ CI and not on the day a GPU machine is lent. The figures themselves are not
 checked, only that they are there and positive.
 """
 
-import json
-import os
 import pathlib
 import subprocess
-import sys
 
 import pytest
 
@@ -21,37 +18,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "tests" / "data"
 
 
-def _run_script(name, args, tmp_path):
-    output = tmp_path / f"{name}.json"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / f"{name}.py"),
-            *args,
-            "--output",
-            str(output),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    with open(output) as f:
-        report = json.load(f)
-    for key in ("benchmark", "command", "machine", "backend", "device", "versions"):
-        assert key in report, key
-    assert report["benchmark"] == name
-    return report
-
-
-def test_throughput(tmp_path):
-    report = _run_script(
+def test_throughput(run_benchmark, tmp_path):
+    report = run_benchmark(
         "throughput",
         [
             "--image-size",
@@ -83,8 +51,8 @@ def test_throughput(tmp_path):
     assert len(report["ratio_each"]) == 2
 
 
-def test_trial_overhead(tmp_path):
-    report = _run_script(
+def test_trial_overhead(run_benchmark, tmp_path):
+    report = run_benchmark(
         "trial_overhead",
         [
             "--data-dir",
@@ -94,7 +62,7 @@ def test_trial_overhead(tmp_path):
             "--memory-trials",
             "3",
             "--num-blocks",
-            "2",
+            "1",
             "--filters",
             "4",
             "--batch-size",
@@ -137,8 +105,8 @@ def _assert_best_so_far(curve, length):
     assert all(a <= b for a, b in zip(curve, curve[1:], strict=False))
 
 
-def test_search_quality(tmp_path):
-    report = _run_script(
+def test_search_quality(run_benchmark, tmp_path):
+    report = run_benchmark(
         "search_quality",
         [*_TINY_SEARCH, "--max-trials", "2", "--seeds", "0",
          "--strategies", "evolution,random"],
@@ -175,10 +143,10 @@ def test_search_quality(tmp_path):
     assert (tmp_path / "search_quality.png").stat().st_size > 0
 
 
-def test_workers_throughput(tmp_path, monkeypatch):
+def test_workers_throughput(run_benchmark, tmp_path, monkeypatch):
     # The project directories (and so every process's arguments) under tmp_path.
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    report = _run_script(
+    report = run_benchmark(
         "workers_throughput",
         [*_TINY_SEARCH, "--max-trials", "2", "--workers", "2",
          "--timeout", "240"],
@@ -203,8 +171,8 @@ def test_workers_throughput(tmp_path, monkeypatch):
     assert str(tmp_path) not in ps.stdout
 
 
-def test_oracle_decision_time(tmp_path):
-    report = _run_script(
+def test_oracle_decision_time(run_benchmark, tmp_path):
+    report = run_benchmark(
         "oracle_decision_time", ["--sizes", "5,10", "--repeats", "3"], tmp_path
     )
     assert set(report["results"]) == {

@@ -209,9 +209,12 @@ def test_reinforce_with_enas_squashing(tmp_path):
 def test_controller_beats_random_search(tmp_path):
     # The paper's minibatch (20) and PPO, but a smaller LSTM, 2 PPO epochs
     # and a learning rate of 0.02 rather than the paper's 0.00035, which is
-    # tuned for 20,000 trained children, not 300 (15 updates); and the suite
-    # has to stay fast.
-    budget = 300
+    # tuned for 20,000 trained children, not 100 (5 updates); and the suite
+    # has to stay fast. Measured on this objective: medians 17 against 13
+    # over these 9 seeds (29.5 against 15 at 300 trials and 20 seeds, 6.7
+    # times the trials); a controller that does not learn (learning rate
+    # 1e-12) reaches 13, as random search does, and fails.
+    budget = 100
     controller_best, random_best = _oracles.best_against_random(
         lambda seed: make_oracle(
             tmp_path / str(seed),
@@ -224,7 +227,7 @@ def test_controller_beats_random_search(tmp_path):
             ppo_epochs=2,
         ),
         budget,
-        seeds=range(20),
+        seeds=range(9),
     )
     assert np.median(controller_best) > np.median(random_best), (
         controller_best,

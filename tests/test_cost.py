@@ -1,8 +1,6 @@
 """The cost of a child: analytic params and MACs against built models, the
 layer MAC counter, and measured latency."""
 
-import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -270,25 +268,10 @@ def test_measure_latency_refuses_what_cannot_run():
 
 
 @pytest.mark.slow
-def test_child_cost_benchmark_runs(tmp_path):
-    repo = pathlib.Path(__file__).resolve().parents[1]
-    output = tmp_path / "child_cost.json"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
+def test_child_cost_benchmark_runs(run_benchmark, tmp_path):
     args = "--analytic-genotypes 3 --genotypes 0 --repeats 2 --runs 2 --warmup 1"
     args += " --filters 4 --image-size 8"
-    subprocess.run(
-        [sys.executable, str(repo / "benchmarks" / "child_cost.py"), *args.split()]
-        + ["--output", str(output)],
-        cwd=tmp_path,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    report = json.loads(output.read_text())
+    report = run_benchmark("child_cost", args.split(), tmp_path)
     assert report["analytic"]["nasnet_a_mobile"]["params"] == 5_326_716
     children = report["latency"]["children"]
     assert set(children) == {"nasnet_a", "amoebanet_a"}

@@ -3,14 +3,12 @@
 
 import pytest
 
-from tests.test_benchmarks_smoke import _run_script
-
 # Slow: left out of `make check` (`pytest -m "not slow"`).
 pytestmark = pytest.mark.slow
 
 
-def test_identity_mutation(tmp_path):
-    report = _run_script(
+def test_identity_mutation(run_benchmark, tmp_path):
+    report = run_benchmark(
         "identity_mutation",
         ["--seeds", "1", "--settings", "small", "--noises", "0"],
         tmp_path,
@@ -20,8 +18,8 @@ def test_identity_mutation(tmp_path):
         assert 0 < arms[arm]["median"] <= 40
 
 
-def test_controller_learning_rate(tmp_path):
-    report = _run_script(
+def test_controller_learning_rate(run_benchmark, tmp_path):
+    report = run_benchmark(
         "controller_learning_rate",
         ["--seeds", "1", "--learning-rates", "0.01", "--checkpoints", "5,10"],
         tmp_path,
