@@ -16,6 +16,7 @@ import pytest
 
 from keras_nasnet.space import cost as cost_lib
 from keras_nasnet.space import decisions, sampling
+from keras_nasnet.space import ops as ops_lib
 from tests import _oracles
 from tests._oracles import cell_space
 from tuner_plugins import _keras_tuner as kt
@@ -356,7 +357,16 @@ def test_keras_tuners_own_tuner_fails_children_over_budget_unbuilt(tmp_path, fas
     size = {"cells_per_stack": 1, "filters": 4}
     prices = sorted(
         model.cost(
-            {**decisions.encode(sampling.random_genotype(rng, num_blocks=2)), **size}
+            {
+                **decisions.encode(
+                    sampling.random_genotype(
+                        rng,
+                        num_blocks=hypermodel.num_blocks,
+                        combines=(ops_lib.ADD, ops_lib.CONCAT),
+                    )
+                ),
+                **size,
+            }
         ).params
         for _ in range(200)
     )
