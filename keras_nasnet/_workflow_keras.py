@@ -376,13 +376,18 @@ def frozen_heap():
     collection walks some 440,000 objects that live as long as the process:
     2-4 s per trial on the loaded 2-core machine, 0.3-1.4 s with them frozen
     (`gc.freeze()`). They are unfrozen when the block ends, so that a
-    caller's own garbage from before the search is collected again.
+    caller's own garbage from before the search is collected again; unless
+    the caller had frozen objects itself (a test session, an application
+    that calls `gc.freeze()` after its imports): what it froze stays frozen,
+    and so does what it made since.
     """
+    caller_froze = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not caller_froze:
+            gc.unfreeze()
 
 
 def run_search(tuner, *fit_args, **fit_kwargs):

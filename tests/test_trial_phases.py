@@ -115,7 +115,7 @@ def test_the_trial_line_shows_the_training_share():
 
 @pytest.mark.slow
 def test_search_trials_record_phases_that_survive_resume_and_reach_the_report(
-    tmp_path,
+    tmp_path, unfrozen_heap
 ):
     directory = str(tmp_path / "s")
     stream = io.StringIO()

@@ -366,3 +366,23 @@ def test_search_from_python_with_another_objective(tmp_path):
     # The report reads the objective from the search: val_loss, lower is better.
     text = pathlib.Path(page).read_text()
     assert "val_loss" in text and "lower is better" in text
+
+
+def test_the_search_freezes_the_heap_and_leaves_a_callers_freeze_alone(
+    unfrozen_heap,
+):
+    import gc
+
+    from keras_nasnet import _workflow_keras
+
+    with _workflow_keras.frozen_heap():
+        assert gc.get_freeze_count() > 0
+    # Unfrozen after: a caller's garbage from before is collected again.
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    with _workflow_keras.frozen_heap():
+        pass
+    # A caller that froze objects itself keeps them frozen.
+    assert gc.get_freeze_count() >= frozen
