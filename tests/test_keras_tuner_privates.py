@@ -39,6 +39,7 @@ EXPECTED = {
     },
     "BaseTuner": {"_is_worker", "_get_tuner_fname"},
     "Tuner": {"_try_build", "_build_and_fit_model"},
+    "hyperparameters": {"_hps", "_space"},
 }
 
 
@@ -79,3 +80,34 @@ def test_the_supported_range_is_the_one_pyproject_pins():
         text = f.read()
     pins = re.findall(r'"keras-tuner\[bayesian\]([^"]*)"', text)
     assert kt.SUPPORTED_VERSIONS in pins
+
+
+def test_the_oracles_quick_copy_of_a_space_is_keras_tuners(tmp_path):
+    from keras_nasnet.space import decisions
+    from tuner_plugins.oracle import NASOracle
+
+    space = keras_tuner.HyperParameters()
+    decisions.declare_cells(space, num_blocks=2, search_combine=True)
+    space.Int("filters", 4, 16, step=4)
+    with space.conditional_scope("filters", [8]):
+        space.Float("lr", 0.01, 0.1, sampling="log")
+    oracle = NASOracle("val_accuracy", max_trials=5, hyperparameters=space)
+    kt.set_project_dir(oracle, str(tmp_path), "oracle")
+    # The caller's object, now copying itself quickly.
+    assert oracle.hyperparameters is space
+    trial = oracle.create_trial("tuner0")
+    values = trial.hyperparameters.values
+    expected = keras_tuner.HyperParameters.from_config(space.get_config())
+    expected.values = dict(values)
+    assert trial.hyperparameters.get_config() == expected.get_config()
+    # Conditions and activity behave as in keras-tuner's copy.
+    assert trial.hyperparameters.is_active("lr") == expected.is_active("lr")
+    # Its own values and hyperparameters: the oracle's space is untouched.
+    before = dict(space.values)
+    trial.hyperparameters.values["filters"] = values["filters"] + 1
+    trial.hyperparameters.space[-1].conditions.clear()
+    assert space.values == before
+    assert space.space[-1].conditions
+    # A reloaded oracle reads its space back as a quick-copying one too.
+    oracle.set_state(oracle.get_state())
+    assert type(oracle.hyperparameters).copy is type(space).copy

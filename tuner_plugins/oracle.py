@@ -480,6 +480,18 @@ class NASOracle(keras_tuner.Oracle):
         finally:
             self._defer_save = False
 
+    @property
+    def hyperparameters(self):
+        """The search space (`keras_tuner.HyperParameters`)."""
+        return self._hyperparameters
+
+    @hyperparameters.setter
+    def hyperparameters(self, space):
+        # keras-tuner copies the space for every new trial; ours copies it
+        # without a round trip through Keras's deserialization (set here, so
+        # that a space keras-tuner reads back on `reload` is one too).
+        self._hyperparameters = kt.quick_copying(space)
+
     # ------------------------------------------------------ abandoned trials
 
     def _heard_from(self, tuner_id):
