@@ -47,6 +47,9 @@ finish in about half an hour):
         --train-images 2000 --validation-images 500 --parts constrained
     python benchmarks/cost_aware.py --parts synthetic --synthetic-seeds 10 \\
         --output benchmarks/results/cost_aware_synthetic.json
+    python benchmarks/cost_aware.py --parts pareto --seeds 0,1,2 \\
+        --max-trials 6 --train-images 2000 --validation-images 500 \\
+        --output benchmarks/results/cost_aware_pareto.json
 
 (At 1,000 training images, 16 steps, the proxy's children stayed at chance,
 0.08-0.10: too few steps to rank anything.)
