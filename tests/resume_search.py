@@ -1,10 +1,11 @@
 """A plain `tuner.search` for tests/test_resume.py to kill and resume.
 
-    python tests/resume_search.py DIRECTORY
+    python tests/resume_search.py DIRECTORY [DIRECTORY ...]
 
 Runs 14 trials of each registered strategy in turn (`NASTuner`), on a NASNet
-space in DIRECTORY/<strategy>, continuing what is there (`overwrite=False`);
-one process for all keeps the test's process starts (seconds each) few. Trials do not
+space in DIRECTORY/<strategy>, continuing what is there (`overwrite=False`),
+then likewise in each further DIRECTORY; one process for all keeps the test's
+process starts (seconds each) few. Trials do not
 train: each sleeps a little and scores its values with a fixed function, so
 an uninterrupted search and a killed-and-resumed one must end with the same
 trials and scores. With RESUME_SEARCH_KILL_AT_WRITE=N in the environment, the
@@ -74,11 +75,12 @@ def search(directory, strategy):
     tuner.search(verbose=0)
 
 
-def main(directory):
+def main(*directories):
     if "RESUME_SEARCH_KILL_AT_WRITE" in os.environ:
         _kill_at_write(int(os.environ["RESUME_SEARCH_KILL_AT_WRITE"]))
-    for strategy in strategy_names():
-        search(directory, strategy)
+    for directory in directories:
+        for strategy in strategy_names():
+            search(directory, strategy)
 
 
 if __name__ == "__main__":

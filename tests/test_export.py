@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from keras_nasnet.callbacks import drop_path_layers
-from keras_nasnet.genotypes import NASNET_A
 from keras_nasnet.models import NASNet
 
 # Keras's TF backend saves variables with np.array(), which numpy 2 flags.
@@ -14,10 +13,19 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
+# Every op of NASNet-A (its three sep convs, both pools, identity) in two
+# blocks per cell instead of five: what is saved is the same kinds of layers,
+# at half the export's tracing.
+GENOTYPE = (
+    "normal: sep_conv_5x5(0) + sep_conv_3x3(1), avg_pool_3x3(0) + identity(1); "
+    "reduction: sep_conv_7x7(0) + max_pool_3x3(1), avg_pool_3x3(2) + sep_conv_3x3(0)"
+)
+
+
 @pytest.fixture(scope="module")
 def model_and_data():
     model = NASNet(
-        NASNET_A,
+        GENOTYPE,
         cells_per_stack=1,
         filters=8,
         input_shape=(16, 16, 3),
@@ -48,8 +56,8 @@ def test_keras_file_round_trip(model_and_data, tmp_path):
         keras.ops.convert_to_numpy(reloaded(x, training=False)), expected
     )
     progress = [layer.progress.numpy().item() for layer in drop_path_layers(reloaded)]
-    # 3 normal cells x 8 non-identity ops + 2 reduction cells x 9.
-    assert progress == pytest.approx([0.3] * 42)
+    # 3 normal cells x 3 non-identity ops + 2 reduction cells x 4.
+    assert progress == pytest.approx([0.3] * 17)
 
 
 @pytest.mark.slow

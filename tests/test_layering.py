@@ -157,9 +157,9 @@ def test_no_import_statement_points_upward():
     assert violations == []
 
 
-# What each layer is imported with, in a fresh interpreter, and what is
-# blocked meanwhile. The workflow modules and the CLI import Keras and
-# keras-tuner only when a search or training starts.
+# What each layer is imported with, and what is blocked meanwhile. The
+# workflow modules and the CLI import Keras and keras-tuner only when a search
+# or training starts.
 _RUNTIME = {
     "space": (SPACE, BACKENDS + KERAS_TUNER + VIZ + BUILDER + TUNER + WORKFLOW),
     "viz": (VIZ, BACKENDS + KERAS_TUNER + BUILDER + TUNER + WORKFLOW),
@@ -174,37 +174,59 @@ _RUNTIME = {
     "builder": (BUILDER, KERAS_TUNER + TUNER + WORKFLOW),
     "tuner_plugins": (TUNER, WORKFLOW),
 }
+# The layers imported one after another in one fresh interpreter, each with
+# its own block list (a fresh interpreter per layer costs a Keras import each
+# for the two upper ones). Valid as long as each block list holds the next
+# one: whatever an earlier layer imported was imported with the next layer's
+# blocked modules blocked too, so it imports none of them; and the script
+# checks that none of them is imported when its layer starts. The builder
+# needs a second interpreter: the workflow layer, imported before it, is
+# what the builder must not import.
+_CHAINS = (
+    ("space", "viz", "report", "workflow and cli"),
+    ("builder", "tuner_plugins"),
+)
 _IMPORT_SCRIPT = textwrap.dedent(
     """
     import importlib, importlib.abc, pkgutil, sys
 
-    BLOCKED = {blocked!r}
+    BLOCKED = []
+
+    def blocked(name):
+        return any(name == b or name.startswith(b + ".") for b in BLOCKED)
 
     class Blocker(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+            if blocked(name):
                 raise ImportError(f"layering: {{name}} is imported by this layer")
             return None
 
     sys.meta_path.insert(0, Blocker())
-    for name in {modules!r}:
-        module = importlib.import_module(name)
-        if name == "keras_nasnet":  # the package itself, not all of it
-            continue
-        for info in pkgutil.walk_packages(getattr(module, "__path__", []), name + "."):
-            importlib.import_module(info.name)
-    print("imported")
+    for layer, modules, blocked_now in {phases!r}:
+        BLOCKED[:] = blocked_now
+        already = sorted(name for name in sys.modules if blocked(name))
+        assert not already, f"{{layer}}: blocked but already imported: {{already}}"
+        for name in modules:
+            module = importlib.import_module(name)
+            if name == "keras_nasnet":  # the package itself, not all of it
+                continue
+            for info in pkgutil.walk_packages(
+                getattr(module, "__path__", []), name + "."
+            ):
+                importlib.import_module(info.name)
+        print("imported", layer)
     """
 )
 
 
-def _import_layer(modules, blocked):
+def _import_layers(phases):
+    """Imports each `(layer, modules, blocked)` of `phases` in turn, in one
+    fresh interpreter, with `blocked` blocked by a meta-path finder."""
+    phases = [
+        (layer, list(modules), list(blocked)) for layer, modules, blocked in phases
+    ]
     return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _IMPORT_SCRIPT.format(modules=list(modules), blocked=list(blocked)),
-        ],
+        [sys.executable, "-c", _IMPORT_SCRIPT.format(phases=phases)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": ROOT},
         capture_output=True,
@@ -213,23 +235,26 @@ def _import_layer(modules, blocked):
     )
 
 
+def test_each_chain_blocks_less_and_less_and_covers_every_layer():
+    assert sorted(layer for chain in _CHAINS for layer in chain) == sorted(_RUNTIME)
+    for chain in _CHAINS:
+        for earlier, later in zip(chain, chain[1:], strict=False):
+            assert set(_RUNTIME[later][1]) <= set(_RUNTIME[earlier][1]), later
+
+
 @pytest.mark.parametrize(
-    "layer",
+    "chain",
     [
-        "space",
-        "viz",
-        "report",
-        "workflow and cli",
-        # Import Keras (and keras-tuner): 10-30 s each on a busy 2-core machine.
-        pytest.param("builder", marks=pytest.mark.slow),
-        pytest.param("tuner_plugins", marks=pytest.mark.slow),
+        _CHAINS[0],
+        # Imports Keras and keras-tuner: 10-30 s on a busy 2-core machine.
+        pytest.param(_CHAINS[1], marks=pytest.mark.slow),
     ],
+    ids=", ".join,
 )
-def test_each_layer_imports_without_the_layers_above(layer):
-    modules, blocked = _RUNTIME[layer]
-    result = _import_layer(modules, blocked)
+def test_each_layer_imports_without_the_layers_above(chain):
+    result = _import_layers([(layer, *_RUNTIME[layer]) for layer in chain])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip() == "imported"
+    assert result.stdout.splitlines() == [f"imported {layer}" for layer in chain]
 
 
 def test_both_checks_catch_an_upward_arrow():
@@ -244,6 +269,6 @@ def test_both_checks_catch_an_upward_arrow():
         "keras_nasnet.data.y:1 imports tensorflow at module level"
     ]
     # The builder imports Keras: blocked, it cannot be imported.
-    result = _import_layer(("keras_nasnet.layers",), ("keras",))
+    result = _import_layers([("builder", ("keras_nasnet.layers",), ("keras",))])
     assert result.returncode != 0
     assert "layering: keras is imported by this layer" in result.stderr
