@@ -6,6 +6,8 @@
   per size for the whole session (loading is cheap, but dozens of tests ask).
 - `run_benchmark`: runs a script of `benchmarks/` in a fresh Python process
   and returns its report.
+- `run_benchmark_in_process`: the same through the script's `main(argv)` in
+  the test's own process (no `import tensorflow` to pay again).
 """
 
 import functools
@@ -58,6 +60,11 @@ def _run_benchmark(name, args, tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+    return _read_report(name, output)
+
+
+def _read_report(name, output):
+    """The report a benchmark wrote to `output`, once its header is checked."""
     with open(output) as f:
         report = json.load(f)
     for key in ("benchmark", "command", "machine", "backend", "device", "versions"):
@@ -84,3 +91,43 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "large" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def run_benchmark_in_process(monkeypatch):
+    """`run_benchmark_in_process(name, args, tmp_path)`: what `run_benchmark`
+    checks and returns, but calling `benchmarks/<name>.py`'s `main(argv)` in
+    this process, from `tmp_path`, with `sys.argv` set as the script would
+    see it. For scripts whose process is not what the test checks: a fresh
+    interpreter costs about 10 CPU-seconds of `import tensorflow`.
+
+    What a script may change for the whole process is put back: `sys.path`
+    (the scripts import their siblings), `sys.argv`, the working directory,
+    the environment (also what a module sets when imported) and Keras's
+    global dtype policy. A script that sets anything else process-wide (the
+    TensorFlow thread pools: `training.configure_tensorflow(threads=...)`)
+    must keep its own process."""
+    import importlib
+
+    import keras
+
+    def run(name, args, tmp_path):
+        output = os.path.join(str(tmp_path), f"{name}.json")
+        script = os.path.join(REPO_DIR, "benchmarks", f"{name}.py")
+        argv = [*args, "--output", output]
+        monkeypatch.syspath_prepend(os.path.dirname(script))
+        monkeypatch.setattr(sys, "argv", [script, *argv])
+        monkeypatch.chdir(tmp_path)
+        environ = dict(os.environ)
+        policy = keras.config.dtype_policy()
+        try:
+            status = importlib.import_module(name).main(argv)
+        finally:
+            keras.config.set_dtype_policy(policy)
+            for key in set(os.environ) - set(environ):
+                del os.environ[key]
+            os.environ.update(environ)
+        assert status in (None, 0), status
+        return _read_report(name, output)
+
+    return run

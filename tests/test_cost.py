@@ -268,10 +268,10 @@ def test_measure_latency_refuses_what_cannot_run():
 
 
 @pytest.mark.slow
-def test_child_cost_benchmark_runs(run_benchmark, tmp_path):
+def test_child_cost_benchmark_runs(run_benchmark_in_process, tmp_path):
     args = "--analytic-genotypes 3 --genotypes 0 --repeats 2 --runs 2 --warmup 1"
     args += " --filters 4 --image-size 8"
-    report = run_benchmark("child_cost", args.split(), tmp_path)
+    report = run_benchmark_in_process("child_cost", args.split(), tmp_path)
     assert report["analytic"]["nasnet_a_mobile"]["params"] == 5_326_716
     children = report["latency"]["children"]
     assert set(children) == {"nasnet_a", "amoebanet_a"}
