@@ -182,8 +182,8 @@ def main(argv=None):
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="2 one-block genotypes, a few images, F=2, eager: checks the "
-        "script in seconds",
+        help="2 one-block genotypes, a few images, F=2, eager, in this "
+        "process (its threads left as they are): checks the script in seconds",
     )
     parser.add_argument(
         "--report-only",
@@ -195,6 +195,8 @@ def main(argv=None):
     validation_images, test_images = VALIDATION_IMAGES, TEST_IMAGES
     if args.smoke:
         args.genotypes = min(args.genotypes, 2)
+        # Trained in this process (a test's), whose thread pools are fixed.
+        args.threads = None
         candidates, reference = SMOKE["candidates"], SMOKE["reference"]
         validation_images, test_images = (
             SMOKE["validation_images"],

@@ -80,7 +80,9 @@ SMOKE = {
     "smoke_eager": dict(
         recipe={**BASE["recipe"], "filters": 2, "run_eagerly": True},
         train_images=64,
-        threads=1,
+        # The thread pools as the process has them: the smoke run trains in
+        # the caller's process (a test's), whose pools are fixed already.
+        threads=None,
         # One block of NASNet-A's normal cell, to keep the smoke run short.
         genotype="normal: sep_conv_5x5(0) + sep_conv_3x3(1); "
         "reduction: avg_pool_3x3(0) + identity(1)",
@@ -129,7 +131,10 @@ def main(argv=None):
     parser.add_argument("--progress", default=None)
     parser.add_argument("--output", default=None)
     parser.add_argument(
-        "--smoke", action="store_true", help="one tiny eager training, in seconds"
+        "--smoke",
+        action="store_true",
+        help="one tiny eager training, in seconds, in this process (its "
+        "threads left as they are)",
     )
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)

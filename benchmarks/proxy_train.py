@@ -164,7 +164,9 @@ def train_child(genotype, splits, recipe, *, test=None, seed=0):
 
 def run_payload(payload):
     """Loads the data a payload names and trains it here; returns the dict
-    of `train_child` with the load average at its start and end."""
+    of `train_child` with the load average at its start and end. A
+    `threads` of None leaves the process's thread pools as they are (the
+    smoke runs train in their caller's process)."""
     from keras_nasnet import data, training
 
     training.configure_tensorflow(

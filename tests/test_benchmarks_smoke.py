@@ -8,6 +8,7 @@ checked, only that they are there and positive.
 
 import pathlib
 import subprocess
+import tempfile
 
 import pytest
 
@@ -18,8 +19,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "tests" / "data"
 
 
-def test_throughput(run_benchmark, tmp_path):
-    report = run_benchmark(
+def test_throughput(run_benchmark_in_process, tmp_path):
+    report = run_benchmark_in_process(
         "throughput",
         [
             "--image-size",
@@ -51,8 +52,8 @@ def test_throughput(run_benchmark, tmp_path):
     assert len(report["ratio_each"]) == 2
 
 
-def test_trial_overhead(run_benchmark, tmp_path):
-    report = run_benchmark(
+def test_trial_overhead(run_benchmark_in_process, tmp_path):
+    report = run_benchmark_in_process(
         "trial_overhead",
         [
             "--data-dir",
@@ -105,8 +106,8 @@ def _assert_best_so_far(curve, length):
     assert all(a <= b for a, b in zip(curve, curve[1:], strict=False))
 
 
-def test_search_quality(run_benchmark, tmp_path):
-    report = run_benchmark(
+def test_search_quality(run_benchmark_in_process, tmp_path):
+    report = run_benchmark_in_process(
         "search_quality",
         [*_TINY_SEARCH, "--max-trials", "2", "--seeds", "0",
          "--strategies", "evolution,random"],
@@ -143,10 +144,12 @@ def test_search_quality(run_benchmark, tmp_path):
     assert (tmp_path / "search_quality.png").stat().st_size > 0
 
 
-def test_workers_throughput(run_benchmark, tmp_path, monkeypatch):
-    # The project directories (and so every process's arguments) under tmp_path.
+def test_workers_throughput(run_benchmark_in_process, tmp_path, monkeypatch):
+    # The project directories (and so every process's arguments) under
+    # tmp_path (`tempfile` of this process read TMPDIR before this test).
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    report = run_benchmark(
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    report = run_benchmark_in_process(
         "workers_throughput",
         [*_TINY_SEARCH, "--max-trials", "2", "--workers", "2",
          "--timeout", "240"],
@@ -171,8 +174,8 @@ def test_workers_throughput(run_benchmark, tmp_path, monkeypatch):
     assert str(tmp_path) not in ps.stdout
 
 
-def test_oracle_decision_time(run_benchmark, tmp_path):
-    report = run_benchmark(
+def test_oracle_decision_time(run_benchmark_in_process, tmp_path):
+    report = run_benchmark_in_process(
         "oracle_decision_time", ["--sizes", "5,10", "--repeats", "3"], tmp_path
     )
     assert set(report["results"]) == {

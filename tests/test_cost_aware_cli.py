@@ -332,8 +332,10 @@ def test_the_tiny_cost_model_is_the_workflows():
 
 
 @pytest.mark.slow
-def test_the_cost_aware_benchmark_smoke_run(tmp_path, run_benchmark):
-    report = run_benchmark("cost_aware", ["--smoke", "--data-dir", DATA_DIR], tmp_path)
+def test_the_cost_aware_benchmark_smoke_run(tmp_path, run_benchmark_in_process):
+    report = run_benchmark_in_process(
+        "cost_aware", ["--smoke", "--data-dir", DATA_DIR], tmp_path
+    )
     assert report["complete"] and report["parts"] == ["constrained", "synthetic"]
     constrained = report["summary"]["constrained"]
     assert constrained["constraint_never_violated"] is True

@@ -1,9 +1,10 @@
 """The proxy benchmarks run, resume, and report what they promise.
 
 `benchmarks/proxy_recipe.py` and `benchmarks/proxy_fidelity.py` at their
-`--smoke` size: tiny eager trainings in one process, on the committed
-Fashion-MNIST subset. Their figures are not checked, only that every training
-is recorded once, a rerun trains nothing new, and the report is complete.
+`--smoke` size: tiny eager trainings in the test's own process (the scripts'
+`main`), on the committed Fashion-MNIST subset. Their figures are not
+checked, only that every training is recorded once, a rerun trains nothing
+new, and the report is complete.
 """
 
 import json
@@ -11,16 +12,16 @@ import pathlib
 
 import pytest
 
-# Each script imports TensorFlow and trains eagerly: tens of seconds.
+# Each script trains eagerly: about ten seconds.
 pytestmark = pytest.mark.slow
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SUBSET = REPO / "tests" / "data" / "fashion-mnist"
 
 
-def _run(run_benchmark, script, tmp_path):
+def _run(run_benchmark_in_process, script, tmp_path):
     args = ["--smoke", "--data-dir", str(SUBSET)]
-    report = run_benchmark(script, args, tmp_path)
+    report = run_benchmark_in_process(script, args, tmp_path)
     progress = tmp_path / f"{script}.jsonl"
     rows = [json.loads(line) for line in progress.read_text().splitlines()]
     return report, rows
@@ -34,19 +35,23 @@ def _check_timings(row):
     assert row["steps"] >= 1
 
 
-def test_proxy_recipe_smoke_records_each_training_once(run_benchmark, tmp_path):
-    report, rows = _run(run_benchmark, "proxy_recipe", tmp_path)
+def test_proxy_recipe_smoke_records_each_training_once(
+    run_benchmark_in_process, tmp_path
+):
+    report, rows = _run(run_benchmark_in_process, "proxy_recipe", tmp_path)
     assert report["benchmark"] == "proxy_recipe"
     assert [row["name"] for row in rows] == ["smoke_eager"]
     _check_timings(rows[0])
     assert report["results"]["smoke_eager"]["repeats"] == 1
     # A rerun resumes: nothing trained again.
-    report, rows = _run(run_benchmark, "proxy_recipe", tmp_path)
+    report, rows = _run(run_benchmark_in_process, "proxy_recipe", tmp_path)
     assert len(rows) == 1 and report["results"]["smoke_eager"]["repeats"] == 1
 
 
-def test_proxy_fidelity_smoke_correlates_the_rankings(run_benchmark, tmp_path):
-    report, rows = _run(run_benchmark, "proxy_fidelity", tmp_path)
+def test_proxy_fidelity_smoke_correlates_the_rankings(
+    run_benchmark_in_process, tmp_path
+):
+    report, rows = _run(run_benchmark_in_process, "proxy_fidelity", tmp_path)
     assert report["benchmark"] == "proxy_fidelity"
     trainings = sorted((row["genotype"], row["training"]) for row in rows)
     assert trainings == [
@@ -65,5 +70,5 @@ def test_proxy_fidelity_smoke_correlates_the_rankings(run_benchmark, tmp_path):
         value = summary[statistic]["value"]
         assert value is None or -1 <= value <= 1
     assert report["total_cpu_s"] > 0
-    _, again = _run(run_benchmark, "proxy_fidelity", tmp_path)
+    _, again = _run(run_benchmark_in_process, "proxy_fidelity", tmp_path)
     assert len(again) == 4

@@ -7,8 +7,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_identity_mutation(run_benchmark, tmp_path):
-    report = run_benchmark(
+def test_identity_mutation(run_benchmark_in_process, tmp_path):
+    report = run_benchmark_in_process(
         "identity_mutation",
         ["--seeds", "1", "--settings", "small", "--noises", "0"],
         tmp_path,
@@ -18,8 +18,8 @@ def test_identity_mutation(run_benchmark, tmp_path):
         assert 0 < arms[arm]["median"] <= 40
 
 
-def test_controller_learning_rate(run_benchmark, tmp_path):
-    report = run_benchmark(
+def test_controller_learning_rate(run_benchmark_in_process, tmp_path):
+    report = run_benchmark_in_process(
         "controller_learning_rate",
         ["--seeds", "1", "--learning-rates", "0.01", "--checkpoints", "5,10"],
         tmp_path,

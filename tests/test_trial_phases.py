@@ -202,15 +202,22 @@ def test_nas_tuner_from_python_records_phases(fashion, tmp_path):
 
 
 @pytest.mark.slow
-def test_trial_overhead_measures_the_phases_through_a_search(run_benchmark, tmp_path):
-    result = run_benchmark(
+def test_trial_overhead_measures_the_phases_through_a_search(
+    run_benchmark_in_process, tmp_path
+):
+    result = run_benchmark_in_process(
         "trial_overhead",
         ["--data-dir", FASHION_DIR, "--genotypes", "0", "--memory-trials", "0",
          "--search-trials", "1", "--search-train-images", "64",
-         "--search-validation-images", "32", "--run-eagerly"],
+         "--search-validation-images", "32", "--cells-per-stack", "1",
+         "--filters", "4", "--num-blocks", "1", "--batch-size", "32",
+         "--run-eagerly"],
         tmp_path,
     )["results"]["search"]  # fmt: skip
     assert result["trials"] == 1
+    # The size flags reach the search's children.
+    sizes = ("cells_per_stack", "filters", "num_blocks", "batch_size")
+    assert [result["settings"][k] for k in sizes] == [1, 4, 1, 32]
     (row,) = result["per_trial"]
     sums = result["phase_sums_s"]
     assert set(sums) == set(PHASES)
