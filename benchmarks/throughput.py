@@ -29,6 +29,7 @@ repetition) are reported beside the training figures.
 Usage:
     KERAS_BACKEND=tensorflow python benchmarks/throughput.py \
         [--image-size 224] [--batch-size 32] [--steps 10] [--repeats 5] \
+        [--cells-per-stack 4] [--penultimate-filters 1056] \
         [--precision float32|mixed_bfloat16|mixed_float16] \
         [--jit-compile on|off|auto] [--models ours_mobile,keras_mobile,ours_cifar] \
         [--inference] \
@@ -55,14 +56,22 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 _JIT = {"on": True, "off": False, "auto": "auto"}
 
 
-def build(name, image_size, cifar_image_size):
-    """The model called `name` and the input size it trains on."""
+def build(
+    name, image_size, cifar_image_size, cells_per_stack=4, penultimate_filters=1056
+):
+    """The model called `name` and the input size it trains on.
+
+    `cells_per_stack` and `penultimate_filters` size both mobile models
+    (NASNet-A mobile is 4@1056); at another size Keras's own model is its
+    generic NASNet builder (`keras.src.applications.nasnet.NASNet`, what
+    `NASNetMobile` calls), for the smoke test's small pair.
+    """
     if name == "ours_mobile":
         shape = (image_size, image_size, 3)
         model = NASNet(
             NASNET_A,
-            cells_per_stack=4,
-            penultimate_filters=1056,
+            cells_per_stack=cells_per_stack,
+            penultimate_filters=penultimate_filters,
             stem="imagenet",
             stem_multiplier=1,
             input_shape=shape,
@@ -71,11 +80,23 @@ def build(name, image_size, cifar_image_size):
         return model, shape, 1000
     if name == "keras_mobile":
         shape = (image_size, image_size, 3)
-        return (
-            keras.applications.NASNetMobile(weights=None, input_shape=shape),
-            shape,
-            1000,
-        )
+        if (cells_per_stack, penultimate_filters) == (4, 1056):
+            model = keras.applications.NASNetMobile(weights=None, input_shape=shape)
+        else:
+            from keras.src.applications import nasnet
+
+            model = nasnet.NASNet(
+                input_shape=shape,
+                penultimate_filters=penultimate_filters,
+                num_blocks=cells_per_stack,
+                stem_block_filters=32,
+                skip_reduction=False,
+                filter_multiplier=2,
+                weights=None,
+                classes=1000,
+                default_size=224,
+            )
+        return model, shape, 1000
     if name == "ours_cifar":
         shape = (cifar_image_size, cifar_image_size, 3)
         # The global policy applies: the recipe's own precision stays unset.
@@ -105,7 +126,13 @@ class _Bench:
     def __init__(self, name, args):
         self.name = name
         start = time.perf_counter()
-        self.model, shape, classes = build(name, args.image_size, args.cifar_image_size)
+        self.model, shape, classes = build(
+            name,
+            args.image_size,
+            args.cifar_image_size,
+            args.cells_per_stack,
+            args.penultimate_filters,
+        )
         self.build_s = time.perf_counter() - start
         self.model.compile(
             optimizer=make_optimizer(args.optimizer),
@@ -180,6 +207,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--cifar-image-size", type=int, default=32)
+    parser.add_argument(
+        "--cells-per-stack",
+        type=int,
+        default=4,
+        help="N of both mobile models (NASNet-A mobile: 4)",
+    )
+    parser.add_argument(
+        "--penultimate-filters",
+        type=int,
+        default=1056,
+        help="of both mobile models (NASNet-A mobile: 1056)",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--steps", type=int, default=10, help="timed steps per repetition"
@@ -217,6 +256,8 @@ def main(argv=None):
     report["settings"] = {
         "image_size": args.image_size,
         "cifar_image_size": args.cifar_image_size,
+        "cells_per_stack": args.cells_per_stack,
+        "penultimate_filters": args.penultimate_filters,
         "batch_size": args.batch_size,
         "steps": args.steps,
         "warmup_steps": args.warmup_steps,

@@ -11,6 +11,7 @@
   test modules are imported) for a test that checks what freezes the heap.
 """
 
+import collections
 import functools
 import json
 import os
@@ -56,7 +57,14 @@ def _read_report(name, output):
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `large` run only when `-m` names them (`-m large`): they
-    take tens of minutes, beyond CI's 10-minute budget for the suite."""
+    take tens of minutes, beyond CI's 10-minute budget for the suite.
+
+    The files with the most tests marked `slow` run first (each file's tests
+    stay together and in order): `pytest -n 2 --dist loadfile` hands files
+    to its workers in this order, and a long file handed out last leaves the
+    other worker idle while it runs."""
+    slow = collections.Counter(item.path for item in items if "slow" in item.keywords)
+    items.sort(key=lambda item: -slow[item.path])
     if "large" in (config.getoption("markexpr") or ""):
         return
     skip = pytest.mark.skip(reason="large: run with -m large")

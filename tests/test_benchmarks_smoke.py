@@ -37,10 +37,17 @@ def test_throughput(run_benchmark_in_process, tmp_path):
             # The CIFAR model (20 cells) would double the test's time.
             "--models",
             "ours_mobile,keras_mobile",
+            # Both mobile models at 1@192 rather than 4@1056: a fifth of
+            # the layers. tests/test_model.py checks the 4@1056 pair.
+            "--cells-per-stack",
+            "1",
+            "--penultimate-filters",
+            "192",
         ],
         tmp_path,
     )
     assert report["settings"]["image_size"] == 32
+    assert report["settings"]["cells_per_stack"] == 1
     results = report["results"]
     assert set(results) == {"ours_mobile", "keras_mobile"}
     for result in results.values():
