@@ -83,6 +83,10 @@ def pytest_collection_finish(session):
     `_workflow_keras.frozen_heap`, the tests avoid for the whole session.
     Objects the tests make are collected as before.
     """
+    _freeze_heap()
+
+
+def _freeze_heap():
     import gc
 
     gc.collect()
@@ -97,8 +101,7 @@ def unfrozen_heap():
 
     gc.unfreeze()
     yield
-    gc.collect()
-    gc.freeze()
+    _freeze_heap()
 
 
 @pytest.fixture

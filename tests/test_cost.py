@@ -8,7 +8,6 @@ import sys
 import keras
 import pytest
 
-from keras_nasnet._workflow_keras import frozen_heap
 from keras_nasnet.genotypes import (
     AMOEBANET_A,
     AMOEBANET_C,
@@ -83,21 +82,20 @@ def _genotype(seed):
 
 
 def _check_against_built(seeds):
-    # The collector leaves the libraries' objects alone while the models
-    # build (a third of the time otherwise, as in a search).
-    with frozen_heap():
-        for seed in seeds:
-            genotype = _genotype(seed)
-            for sizes in _sizes(seed):
-                with shape_only():
-                    model = NASNet(genotype, **sizes)
-                    built = (model.count_params(), trainable_count(model))
-                    counted = count_macs(model)
-                expected = cost.network_cost(genotype, **sizes)
-                where = (seed, sizes["stem"], str(genotype))
-                assert built == (expected.params, expected.trainable_params), where
-                # Within 1% is the target; the count is exact.
-                assert counted == expected.macs, where
+    # The libraries' objects are frozen for the collector for the whole
+    # session (tests/conftest.py), as a search freezes them.
+    for seed in seeds:
+        genotype = _genotype(seed)
+        for sizes in _sizes(seed):
+            with shape_only():
+                model = NASNet(genotype, **sizes)
+                built = (model.count_params(), trainable_count(model))
+                counted = count_macs(model)
+            expected = cost.network_cost(genotype, **sizes)
+            where = (seed, sizes["stem"], str(genotype))
+            assert built == (expected.params, expected.trainable_params), where
+            # Within 1% is the target; the count is exact.
+            assert counted == expected.macs, where
 
 
 def test_random_genotypes_match_built_models():

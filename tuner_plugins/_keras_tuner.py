@@ -143,8 +143,8 @@ class _QuickCopyHyperParameters(keras_tuner.HyperParameters):
 def quick_copying(space):
     """`space` (a `keras_tuner.HyperParameters` or None), made to copy itself
     without deserializing (`_QuickCopyHyperParameters`); the same object, so
-    a caller's reference to it stays valid. A subclass of keras-tuner's of
-    someone else's is left as it is."""
+    a caller's reference to it stays valid. A space of another subclass of
+    `HyperParameters` (someone else's) is left as it is."""
     if type(space) is keras_tuner.HyperParameters:
         space.__class__ = _QuickCopyHyperParameters
     return space
