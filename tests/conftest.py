@@ -97,16 +97,37 @@ def pytest_unconfigure(config):
         shutil.rmtree(cache, ignore_errors=True)
 
 
+def _file_seconds():
+    """Each file's seconds in a measured run (tests/file_seconds.py)."""
+    try:
+        with open(os.path.join(TESTS_DIR, "file_seconds.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `large` run only when `-m` names them (`-m large`): they
     take tens of minutes, beyond CI's 10-minute budget for the suite.
 
-    The files with the most tests marked `slow` run first (each file's tests
-    stay together and in order): `pytest -n 2 --dist loadfile` hands files
-    to its workers in this order, and a long file handed out last leaves the
-    other worker idle while it runs."""
+    The longest files run first (each file's tests stay together and in
+    order): `pytest -n 2 --dist loadfile` hands files to its workers in this
+    order, and a long file handed out last leaves the other worker idle
+    while it runs (longest first, the workers end within about the shortest
+    files' time of each other). A file's length is its seconds in the run
+    recorded in tests/file_seconds.json; a file not recorded there counts
+    10 s per test marked `slow`. The order changes no result."""
+    seconds = _file_seconds()
     slow = collections.Counter(item.path for item in items if "slow" in item.keywords)
-    items.sort(key=lambda item: -slow[item.path])
+    first = {}
+    for index, item in enumerate(items):
+        first.setdefault(item.path, index)
+
+    def length(item):
+        path = item.nodeid.split("::", 1)[0]
+        return seconds.get(path, 10.0 * slow[item.path])
+
+    items.sort(key=lambda item: (-length(item), first[item.path]))
     if "large" in (config.getoption("markexpr") or ""):
         return
     skip = pytest.mark.skip(reason="large: run with -m large")

@@ -100,10 +100,12 @@ def test_trial_overhead(run_benchmark_in_process, tmp_path):
     assert memory["rss_growth_mib_per_trial"] is None
 
 
+# One eager step per trial (64 images, batch 64): an eager step of even this
+# child costs most of a second on the CPU.
 _TINY_SEARCH = [
     "--data-dir", str(DATA_DIR), "--train-images", "64",
     "--validation-images", "32", "--cells-per-stack", "1", "--filters", "4",
-    "--num-blocks", "1", "--epochs", "1", "--batch-size", "32", "--eager",
+    "--num-blocks", "1", "--epochs", "1", "--batch-size", "64", "--eager",
 ]  # fmt: skip
 
 
