@@ -65,7 +65,8 @@ _JAX_CACHE_OWNER = "_KERAS_NASNET_TESTS_JAX_CACHE"
 
 
 def pytest_configure(config):
-    """Every JAX process of the session (the tests start about a dozen: the
+    """pytest-xdist keeps the order of `pytest_collection_modifyitems`, and
+    every JAX process of the session (the tests start about a dozen: the
     distributed chief and workers, killed and resumed searches, first-import
     checks, the JAX fit) shares one XLA compilation cache, and XLA compiles
     at its lowest optimization level.
@@ -79,6 +80,12 @@ def pytest_configure(config):
     `--xla_backend_optimization_level=0` halves what is compiled. Neither
     changes what a program computes. A user's own `JAX_COMPILATION_CACHE_DIR`
     or `XLA_FLAGS` is left as it is."""
+    # `--dist loadfile` hands files out in the order the tests are collected
+    # (`pytest_collection_modifyitems` below), not pytest-xdist's default of
+    # the files with the most tests first. The controller schedules; the
+    # workers get the same setting, which tests/test_suite_order.py reads.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
     if hasattr(config, "workerinput"):
         return  # an xdist worker: it inherited the controller's environment
     if "JAX_COMPILATION_CACHE_DIR" not in os.environ:

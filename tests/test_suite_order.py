@@ -42,6 +42,9 @@ def test_the_suite_runs_the_longest_recorded_files_first(request):
         path = item.nodeid.split("::", 1)[0]
         if not order or order[-1] != path:
             order.append(path)
+    # pytest-xdist hands the files out in this order (not its own: the
+    # files with the most tests first).
+    assert getattr(request.config.option, "loadscopereorder", False) is False
     # Each file's tests run together, the recorded files longest first.
     assert len(order) == len(set(order))
     lengths = [recorded[path] for path in order if path in recorded]
