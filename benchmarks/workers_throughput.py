@@ -58,6 +58,9 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import _common  # noqa: E402
 import search_quality  # noqa: E402
 
+# Seconds the chief gets to exit on its own once the workers have (see
+# `run_workers`).
+CHIEF_GRACE_S = 2.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "_search_worker.py")
 REPO = os.path.dirname(HERE)
@@ -148,6 +151,22 @@ def _best_score(project):
     return max(scores, default=None)
 
 
+def _wait(process, tuner_id, deadline, directory):
+    """Waits for `process` until `deadline`; raises if it fails or is late."""
+    try:
+        process.wait(timeout=max(1.0, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(
+            f"{tuner_id} did not exit within --timeout:\n"
+            + _tail(os.path.join(directory, f"{tuner_id}.out"))
+        ) from None
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"{tuner_id} failed (exit {process.returncode}):\n"
+            + _tail(os.path.join(directory, f"{tuner_id}.out"))
+        )
+
+
 def run_workers(args, workers, on_gpu, directory):
     """One distributed search with `workers` workers; returns its record."""
     port = free_port()
@@ -178,26 +197,28 @@ def run_workers(args, workers, on_gpu, directory):
                 out,
             )
         deadline = start + args.timeout
-        # The workers end when the oracle stops handing out trials; the chief
-        # then exits on its own.
-        for tuner_id, (process, _) in [
-            *[(k, v) for k, v in processes.items() if k != "chief"],
-            ("chief", processes["chief"]),
-        ]:
-            try:
-                process.wait(timeout=max(1.0, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                raise RuntimeError(
-                    f"{tuner_id} did not exit within --timeout {args.timeout}s:\n"
-                    + _tail(os.path.join(directory, f"{tuner_id}.out"))
-                ) from None
-            if process.returncode != 0:
-                raise RuntimeError(
-                    f"{tuner_id} failed (exit {process.returncode}):\n"
-                    + _tail(os.path.join(directory, f"{tuner_id}.out"))
-                )
-            if tuner_id != "chief":
-                workers_done = time.time()
+        # The workers end when the oracle stops handing out trials.
+        for tuner_id, (process, _) in processes.items():
+            if tuner_id == "chief":
+                continue
+            _wait(process, tuner_id, deadline, directory)
+        workers_done = time.time()
+        # The chief then exits on its own, but keras-tuner's chief (its
+        # `oracle_chief.start_server`) checks for trials still running only
+        # every 20 s once a worker was told to stop: up to 20 s of an idle
+        # wait that nothing measures. Every trial has ended (a worker's
+        # EndTrial returns once the chief saved it), so a chief still up
+        # after CHIEF_GRACE_S is stopped and that is recorded.
+        chief = processes["chief"][0]
+        try:
+            chief.wait(timeout=CHIEF_GRACE_S)
+            chief_exit = "exited"
+        except subprocess.TimeoutExpired:
+            chief.terminate()
+            chief.wait(timeout=30)
+            chief_exit = "terminated after the workers ended"
+        else:
+            _wait(chief, "chief", deadline, directory)
     finally:
         for process, out in processes.values():
             if process.poll() is None:
@@ -229,6 +250,7 @@ def run_workers(args, workers, on_gpu, directory):
             round(len(trials) / wall_s * 3600, 1) if on_gpu else None
         ),
         "best_score": _best_score(os.path.join(directory, "project")),
+        "chief_exit": chief_exit,
     }
     return record
 

@@ -177,6 +177,8 @@ def test_workers_throughput(run_benchmark_in_process, tmp_path, monkeypatch):
         assert record["trials_per_hour"] > 0
         assert record["trials_per_gpu_hour"] is None
         assert 0.0 <= record["best_score"] <= 1.0
+        # keras-tuner's chief may wait 20 s before it exits: not waited for.
+        assert record["chief_exit"] in ("exited", "terminated after the workers ended")
     assert results["2"]["speedup"] is None  # no one-worker run to compare
     # No process outlives the script.
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True)
