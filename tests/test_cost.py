@@ -157,8 +157,8 @@ def test_more_random_genotypes_match_built_models():
 
 @pytest.mark.large
 def test_200_random_genotypes_match_built_models(request):
-    # 400 models (both stems): 841 s on TensorFlow on 2 shared CPU cores
-    # (load 4-6).
+    # 200 genotypes at three sizes each (with two, 400 models took 841 s on
+    # TensorFlow on 2 shared CPU cores, load 4-6).
     if "large" not in request.config.getoption("markexpr", ""):
         pytest.skip("slow: run with -m large")
     _check_against_built_on_jax(range(200))
