@@ -151,13 +151,13 @@ def _best_score(project):
     return max(scores, default=None)
 
 
-def _wait(process, tuner_id, deadline, directory):
+def _wait(process, tuner_id, deadline, timeout, directory):
     """Waits for `process` until `deadline`; raises if it fails or is late."""
     try:
         process.wait(timeout=max(1.0, deadline - time.time()))
     except subprocess.TimeoutExpired:
         raise RuntimeError(
-            f"{tuner_id} did not exit within --timeout:\n"
+            f"{tuner_id} did not exit within --timeout {timeout}s:\n"
             + _tail(os.path.join(directory, f"{tuner_id}.out"))
         ) from None
     if process.returncode != 0:
@@ -201,7 +201,7 @@ def run_workers(args, workers, on_gpu, directory):
         for tuner_id, (process, _) in processes.items():
             if tuner_id == "chief":
                 continue
-            _wait(process, tuner_id, deadline, directory)
+            _wait(process, tuner_id, deadline, args.timeout, directory)
         workers_done = time.time()
         # The chief then exits on its own, but keras-tuner's chief (its
         # `oracle_chief.start_server`) checks for trials still running only
@@ -218,7 +218,7 @@ def run_workers(args, workers, on_gpu, directory):
             chief.wait(timeout=30)
             chief_exit = "terminated after the workers ended"
         else:
-            _wait(chief, "chief", deadline, directory)
+            _wait(chief, "chief", deadline, args.timeout, directory)
     finally:
         for process, out in processes.values():
             if process.poll() is None:
