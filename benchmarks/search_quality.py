@@ -62,6 +62,12 @@ The small CPU run committed under benchmarks/results/:
 (B = 2 and 640 / 320 images: a trial of B = 5 on 1,000 / 500 images took 85 to
 150 s eagerly on the shared 2-core machine, and 200 to 400 s with XLA on JAX.)
 
+Searches run one after another in one process. To use more cores, run
+processes side by side on different `--strategies` or `--seeds`, each with
+its own `--output` (and `TF_NUM_INTRAOP_THREADS`/`TF_NUM_INTEROP_THREADS`
+set to its share of the cores), then combine them with the same flags and
+`--merge a.json,b.json --output all.json`, which runs nothing.
+
 Outputs: `--output` (JSON, default benchmarks/results/search_quality_<tag>.json)
 and, beside it with the same name, a markdown table (`.md`) and a plot of the
 median best-so-far with the min-max range shaded (`.png`, needs matplotlib).
@@ -447,6 +453,35 @@ def _caveat(settings, seeds):
     )
 
 
+def _merge(paths, settings, runs, report, parser):
+    """Adds the searches of the outputs at `paths` to `runs` (strategy ->
+    seed -> record); each output must have `settings`, and a search may be
+    in only one of them. Records where each came from in `report`."""
+    for path in paths:
+        with open(path) as f:
+            part = json.load(f)
+        if part.get("settings") != settings:
+            parser.error(
+                f"--merge: {path} was measured with other settings than "
+                "these flags give"
+            )
+        for strategy, by_seed in part.get("runs", {}).items():
+            if strategy not in runs:
+                parser.error(f"--merge: {path} has {strategy!r}, not in --strategies")
+            for seed, record in by_seed.items():
+                if seed in runs[strategy]:
+                    parser.error(
+                        f"--merge: {strategy} seed {seed} is in more than one output"
+                    )
+                runs[strategy][seed] = record
+        report.setdefault("merged_from", []).append(
+            {
+                "path": path,
+                **{k: part.get(k) for k in ("command", "date_utc", "machine")},
+            }
+        )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_proxy_arguments(parser)
@@ -461,6 +496,14 @@ def main(argv=None):
         action="store_true",
         help="keep the searches already in --output (same settings) and run "
         "only the missing ones",
+    )
+    parser.add_argument(
+        "--merge",
+        default=None,
+        metavar="JSON,...",
+        help="run nothing: combine the searches of these outputs (measured "
+        "with the same settings, e.g. by processes run side by side on "
+        "different strategies or seeds) into --output, and report them",
     )
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
@@ -501,7 +544,16 @@ def main(argv=None):
         caveat=_caveat(settings, seeds),
     )
 
-    splits = load_data(settings, args.data_dir)
+    if args.merge:
+        _merge(args.merge.split(","), settings, runs, report, parser)
+        missing = [
+            f"{strategy} seed {seed}"
+            for seed in seeds
+            for strategy in strategies
+            if str(seed) not in runs[strategy]
+        ]
+        if missing:
+            parser.error(f"--merge: no output has {', '.join(missing)}")
     stem = os.path.splitext(output)[0]
 
     def finish(complete):
@@ -518,10 +570,13 @@ def main(argv=None):
         if complete:
             plot(report, stem + ".png")
 
+    splits = None
     for seed in seeds:
         for strategy in strategies:
             if str(seed) in runs[strategy]:
                 continue
+            if splits is None:
+                splits = load_data(settings, args.data_dir)
             runs[strategy][str(seed)] = run_search(strategy, settings, splits, seed)
             finish(complete=False)
     finish(complete=True)

@@ -6,6 +6,7 @@ CI and not on the day a GPU machine is lent. The figures themselves are not
 checked, only that they are there and positive.
 """
 
+import json
 import pathlib
 import subprocess
 import tempfile
@@ -151,6 +152,28 @@ def test_search_quality(run_benchmark_in_process, tmp_path):
     }
     assert (tmp_path / "search_quality.md").read_text().startswith("# Search quality")
     assert (tmp_path / "search_quality.png").stat().st_size > 0
+
+    # --merge: the same searches, written by two processes (one strategy
+    # each), combine into the same summary without training anything.
+    parts = []
+    for strategy in ("evolution", "random"):
+        part = dict(report, runs={strategy: runs[strategy]})
+        path = tmp_path / f"part_{strategy}.json"
+        path.write_text(json.dumps(part))
+        parts.append(str(path))
+    merge = [*_TINY_SEARCH, "--max-trials", "2", "--seeds", "0",
+             "--strategies", "evolution,random", "--merge", ",".join(parts)]  # fmt: skip
+    merged_dir = tmp_path / "merged"
+    merged_dir.mkdir()
+    merged = run_benchmark_in_process("search_quality", merge, merged_dir)
+    assert merged["runs"] == runs
+    assert merged["summary"] == summary
+    assert [m["path"] for m in merged["merged_from"]] == parts
+    # A search in two outputs is refused, as is a missing one.
+    for paths in ([parts[0], parts[0]], [parts[0]]):
+        args = [*merge[:-1], ",".join(paths)]
+        with pytest.raises(SystemExit):
+            run_benchmark_in_process("search_quality", args, merged_dir)
 
 
 def test_workers_throughput(run_benchmark_in_process, tmp_path, monkeypatch):
