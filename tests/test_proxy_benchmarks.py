@@ -72,3 +72,30 @@ def test_proxy_fidelity_smoke_correlates_the_rankings(
     assert report["total_cpu_s"] > 0
     _, again = _run(run_benchmark_in_process, "proxy_fidelity", tmp_path)
     assert len(again) == 4
+
+
+@pytest.mark.parametrize(
+    ("interval", "expected"),
+    [(False, "cheap"), (True, "dear")],
+)
+def test_proxy_fidelity_choice_rules(monkeypatch, interval, expected):
+    # The measured case: the cheaper proxy's tau is above 0.5 but its
+    # interval reaches below; the dearer one's interval stays above.
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import proxy_fidelity
+
+    def candidate(seconds, tau, low):
+        return {
+            "mean_cpu_trial_s": seconds,
+            "kendall_tau": {"value": tau, "ci95": None if low is None else [low, 0.9]},
+        }
+
+    summary = {
+        "cheap": candidate(36.0, 0.52, 0.30),
+        "dear": candidate(45.5, 0.68, 0.50),
+        "dearest": candidate(90.0, 0.80, 0.60),
+        "untied": candidate(10.0, None, None),
+        "poor": candidate(20.0, 0.45, 0.2),
+    }
+    assert proxy_fidelity.choose(summary, interval=interval) == expected
+    assert proxy_fidelity.choose(summary, 0.95, interval=interval) is None
