@@ -72,6 +72,11 @@ SWEEP = {
     "normalized_inputs": _variant(normalize_inputs=True),
     "unfused_batch_norm": _variant(unfused_batch_norm=True),
     "no_graph_optimization": _variant(graph_optimization=False),
+    # Larger batches at the make-search default (no weight decay): on a CPU
+    # a step of this small child costs about the same at batch 64 and 256.
+    "step_batch_64": _variant(train_images=2048, weight_decay=0.0),
+    "step_batch_128": _variant(train_images=2048, weight_decay=0.0, batch_size=128),
+    "step_batch_256": _variant(train_images=2048, weight_decay=0.0, batch_size=256),
     "eager_1k": _variant(train_images=1024, run_eagerly=True),
     "traced_1k": _variant(train_images=1024),
 }
