@@ -34,7 +34,7 @@ The JSON (and a Markdown table beside it) is rewritten after each search, so
 `--resume` continues a stopped run. `--smoke` is a tiny run for CI.
 
 The default run (for a quiet 2-core CPU: 120 trained trials of the default
-proxy, 3,000 images; at the ~40 s a trial such a machine should take, not
+proxy, 4,000 images; at the ~45 s a trial such a machine should take, not
 measured here, about 1.5 hours):
 
     python benchmarks/cost_aware.py

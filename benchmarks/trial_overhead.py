@@ -42,7 +42,7 @@ search process imports), also spread over
 
 Usage:
     python benchmarks/trial_overhead.py [--genotypes 20] [--memory-trials 50]
-        [--search-trials 0] [--search-train-images 3000]
+        [--search-trials 0] [--search-train-images 4000]
         [--search-validation-images 1000]
         [--data-dir DIR] [--cells-per-stack 1] [--filters 8] [--batch-size 64]
         [--train-images 2000] [--validation-images 500] [--jit-compile off]
@@ -455,7 +455,11 @@ def main(argv=None):
     parser.add_argument(
         "--search-trials", type=int, default=0, help="part 3; 0 skips it"
     )
-    parser.add_argument("--search-train-images", type=int, default=3000)
+    parser.add_argument(
+        "--search-train-images",
+        type=int,
+        default=workflow.SearchSettings.train_images,
+    )
     parser.add_argument("--search-validation-images", type=int, default=1000)
     parser.add_argument(
         "--data-dir",

@@ -189,9 +189,9 @@ class PrintProgress(SearchCallback):
     """One line per event, the way `keras-nasnet search` shows a search.
 
     ```
-    [search] evolution on fashion_mnist: 3,000 training / 1,000 validation images; proxy N=1, F=8, B=5
-    [search] 20 trials to run, each 1 epoch x 47 steps of 64 images (940 training steps); results in runs/s1
-    [search] trial 02 completed  score 0.8140  best 0.8260 (trial 01)  41 s (train 63%)  3/20 done  elapsed 2m31s  eta 14m10s
+    [search] evolution on fashion_mnist: 4,000 training / 1,000 validation images; proxy N=1, F=8, B=5
+    [search] 20 trials to run, each 1 epoch x 63 steps of 64 images (1,260 training steps); results in runs/s1
+    [search] trial 02 completed  score 0.8140  best 0.8260 (trial 01)  45 s (train 38%)  3/20 done  elapsed 2m20s  eta 13m13s
     ```
 
     A trial's line gives its time and the share of it spent in training

@@ -220,7 +220,7 @@ class SearchSettings:
     """Everything that defines a search, validated; its JSON form is `search.json`.
 
     The defaults are a search sized for a laptop CPU (the CLI's): 20 trials of
-    a proxy with N = 1, F = 8, B = 5, one epoch on 3,000 training images,
+    a proxy with N = 1, F = 8, B = 5, one epoch on 4,000 training images,
     scored on 1,000 images held out from the training data.
 
     Args:
@@ -311,7 +311,7 @@ class SearchSettings:
     search_combine: bool = True
     epochs: int = 1
     batch_size: int = 64
-    train_images: int = 3000
+    train_images: int = 4000
     validation_images: int = 1000
     learning_rate: float = 0.1
     drop_path_keep_prob: float = 1.0
