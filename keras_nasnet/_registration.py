@@ -20,8 +20,14 @@ import importlib.util
 import sys
 
 # The modules whose classes a saved model can name: the layers and NASNet,
-# and the augmentation layers that `training.train`'s models put in front.
-_MODULES = ("keras_nasnet.layers", "keras_nasnet.models", "keras_nasnet.data.augment")
+# the augmentation layers that `training.train`'s models put in front, and
+# their optimizer.
+_MODULES = (
+    "keras_nasnet.layers",
+    "keras_nasnet.models",
+    "keras_nasnet.data.augment",
+    "keras_nasnet.training",  # FusedSGD, the optimizer of compiled models
+)
 
 
 def register_keras_objects():

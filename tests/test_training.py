@@ -403,3 +403,115 @@ def test_trained_model_takes_raw_images_and_saves(tmp_path):
     np.testing.assert_allclose(
         reloaded.predict(raw.test[0], verbose=0), predictions, rtol=1e-5
     )
+
+
+def _train_steps(optimizer, steps=6, jit_compile=False, clip_to=None):
+    """Weights of `_tiny_classifier` after `steps` steps of `optimizer` on
+    fixed data, seeded alike for every optimizer."""
+    keras.utils.set_random_seed(0)
+    model = _tiny_classifier(input_shape=(8, 8, 1))
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    rng = np.random.RandomState(1)
+    x = rng.rand(16 * steps, 8, 8, 1).astype("float32") * 10
+    y = rng.randint(0, 10, 16 * steps)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    return [_numpy(w) for w in model.trainable_weights]
+
+
+def _optimizers(**settings):
+    return (
+        keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, **settings),
+        training.FusedSGD(learning_rate=0.1, momentum=0.9, **settings),
+    )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        # Global-norm clipping active at every step (the gradients' norm is
+        # far above 1e-3), with and without Nesterov; and none.
+        dict(nesterov=True, global_clipnorm=1e-3),
+        dict(nesterov=False, global_clipnorm=1e-3),
+        dict(nesterov=True),
+        # Keras's own path: per-variable clipping, no momentum.
+        dict(nesterov=True, clipnorm=1e-3),
+    ],
+)
+def test_fused_sgd_updates_as_keras_sgd(settings):
+    keras_weights, fused_weights = (
+        _train_steps(optimizer) for optimizer in _optimizers(**settings)
+    )
+    start = _train_steps(keras.optimizers.SGD(learning_rate=0.0))
+    for reference, fused, initial in zip(
+        keras_weights, fused_weights, start, strict=True
+    ):
+        assert not np.allclose(reference, initial)  # it trained
+        np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_sgd_without_momentum_is_keras_sgd():
+    keras_weights, fused_weights = (
+        _train_steps(optimizer)
+        for optimizer in (
+            keras.optimizers.SGD(learning_rate=0.1),
+            training.FusedSGD(learning_rate=0.1),
+        )
+    )
+    for reference, fused in zip(keras_weights, fused_weights, strict=True):
+        np.testing.assert_array_equal(fused, reference)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the fused op is TensorFlow's"
+)
+def test_fused_sgd_is_one_op_per_variable_and_compiles_with_xla():
+    import tensorflow as tf
+
+    optimizer = training.FusedSGD(
+        learning_rate=0.1, momentum=0.9, nesterov=True, global_clipnorm=5.0
+    )
+    weights = _train_steps(optimizer, steps=2, jit_compile=True)
+    assert all(np.isfinite(w).all() for w in weights)
+    model = _tiny_classifier(input_shape=(8, 8, 1))
+    optimizer = training.FusedSGD(learning_rate=0.1, momentum=0.9, global_clipnorm=5.0)
+    optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+
+    def ops_of_a_step(optimizer):
+        optimizer.build(variables)
+        grads = [tf.ones_like(v.value) for v in variables]
+        pairs = list(zip(grads, variables, strict=True))
+        step = tf.function(lambda: optimizer.apply_gradients(pairs))
+        graph = step.get_concrete_function().graph
+        return [op.type for op in graph.get_operations()]
+
+    fused = ops_of_a_step(optimizer)
+    assert fused.count("ResourceApplyKerasMomentum") == len(variables)
+    # No assignment per variable: only the step counter's.
+    assigns = ("AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp")
+    assert sum(fused.count(op) for op in assigns) == 1
+    reference = ops_of_a_step(
+        keras.optimizers.SGD(learning_rate=0.1, momentum=0.9, global_clipnorm=5.0)
+    )
+    # Keras: about 13 ops per variable (clipping, momentum, update); fused: 3.
+    assert len(reference) - len(fused) >= 8 * len(variables)
+
+
+def test_make_optimizer_is_fused_sgd_and_a_compiled_model_reloads(tmp_path):
+    optimizer = training.make_optimizer(SEARCH_PROXY, steps_per_epoch=3)
+    assert isinstance(optimizer, training.FusedSGD)
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    model = _tiny_classifier(input_shape=(8, 8, 1))
+    training.compile_model(model, SEARCH_PROXY, steps_per_epoch=3)
+    x = np.random.RandomState(0).rand(8, 8, 8, 1).astype("float32")
+    model.fit(x, np.arange(8) % 10, batch_size=4, verbose=0)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.optimizer) is training.FusedSGD
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert int(loaded.optimizer.iterations) == 2
