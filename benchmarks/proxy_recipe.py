@@ -77,6 +77,9 @@ SWEEP = {
     "step_batch_64": _variant(train_images=2048, weight_decay=0.0),
     "step_batch_128": _variant(train_images=2048, weight_decay=0.0, batch_size=128),
     "step_batch_256": _variant(train_images=2048, weight_decay=0.0, batch_size=256),
+    # The make-search recipe (no weight decay) on more images: how long must
+    # NASNet-A train to reach 0.88?
+    "default_48k": _variant(train_images=48000, weight_decay=0.0),
     "eager_1k": _variant(train_images=1024, run_eagerly=True),
     "traced_1k": _variant(train_images=1024),
 }
