@@ -113,5 +113,24 @@ def write(report, output):
         f.write(json.dumps(report, indent=2) + "\n")
 
 
+def read_earlier(path, settings, parser, flag):
+    """The report at `path`, written by an earlier run with these `settings`
+    (a dict), for `flag` (`--resume`, `--merge`); records where it came from
+    in the returned report's `provenance`. Exits through `parser.error` if
+    it was measured with other settings."""
+    with open(path) as f:
+        earlier = json.load(f)
+    if earlier.get("settings") != settings:
+        parser.error(
+            f"{flag}: {path} was measured with other settings; choose another "
+            "file, or the flags it was run with"
+        )
+    earlier["provenance"] = {
+        "path": path,
+        **{k: earlier.get(k) for k in ("command", "date_utc", "machine")},
+    }
+    return earlier
+
+
 def default_output(name):
     return os.path.join(RESULTS_DIR, f"{name}.json")

@@ -496,17 +496,9 @@ def main(argv=None):
     settings = _settings(args)
     runs = {}
     if args.resume and os.path.exists(output):
-        with open(output) as f:
-            previous = json.load(f)
-        if previous.get("settings") != settings:
-            parser.error(
-                f"--resume: {output} was measured with other settings; "
-                "choose another --output or drop --resume"
-            )
+        previous = _common.read_earlier(output, settings, parser, "--resume")
         runs = previous.get("runs", {})
-        report.setdefault("resumed_from", []).append(
-            {k: previous.get(k) for k in ("command", "date_utc", "machine")}
-        )
+        report.setdefault("resumed_from", []).append(previous["provenance"])
     splits = load_data(settings, args.data_dir)
     hypermodel, cost_model = _cost_model(settings, splits)
     random_costs = _random_costs(hypermodel, cost_model)

@@ -458,13 +458,7 @@ def _merge(paths, settings, runs, report, parser):
     seed -> record); each output must have `settings`, and a search may be
     in only one of them. Records where each came from in `report`."""
     for path in paths:
-        with open(path) as f:
-            part = json.load(f)
-        if part.get("settings") != settings:
-            parser.error(
-                f"--merge: {path} was measured with other settings than "
-                "these flags give"
-            )
+        part = _common.read_earlier(path, settings, parser, "--merge")
         for strategy, by_seed in part.get("runs", {}).items():
             if strategy not in runs:
                 parser.error(f"--merge: {path} has {strategy!r}, not in --strategies")
@@ -474,12 +468,7 @@ def _merge(paths, settings, runs, report, parser):
                         f"--merge: {strategy} seed {seed} is in more than one output"
                     )
                 runs[strategy][seed] = record
-        report.setdefault("merged_from", []).append(
-            {
-                "path": path,
-                **{k: part.get(k) for k in ("command", "date_utc", "machine")},
-            }
-        )
+        report.setdefault("merged_from", []).append(part["provenance"])
 
 
 def main(argv=None):
@@ -520,19 +509,11 @@ def main(argv=None):
     settings = proxy_settings(args)
     runs = {s: {} for s in strategies}
     if args.resume and os.path.exists(output):
-        with open(output) as f:
-            previous = json.load(f)
-        if previous.get("settings") != settings:
-            parser.error(
-                f"--resume: {output} was measured with other settings; "
-                "choose another --output or drop --resume"
-            )
+        previous = _common.read_earlier(output, settings, parser, "--resume")
         for strategy, by_seed in previous.get("runs", {}).items():
             if strategy in runs:
                 runs[strategy].update(by_seed)
-        report.setdefault("resumed_from", []).append(
-            {k: previous.get(k) for k in ("command", "date_utc", "machine")}
-        )
+        report.setdefault("resumed_from", []).append(previous["provenance"])
     report.update(
         tag=tag,
         objective=OBJECTIVE,

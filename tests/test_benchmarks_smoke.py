@@ -174,6 +174,16 @@ def test_search_quality(run_benchmark_in_process, tmp_path):
         args = [*merge[:-1], ",".join(paths)]
         with pytest.raises(SystemExit):
             run_benchmark_in_process("search_quality", args, merged_dir)
+    # --resume of the merged output: every search is there, none runs again.
+    resume = [*merge[:-2], "--resume"]
+    resumed = run_benchmark_in_process("search_quality", resume, merged_dir)
+    assert resumed["runs"] == runs
+    assert resumed["resumed_from"][0]["path"].endswith("search_quality.json")
+    # Other settings than the output's are refused.
+    with pytest.raises(SystemExit):
+        run_benchmark_in_process(
+            "search_quality", [*resume, "--batch-size", "32"], merged_dir
+        )
 
 
 def test_workers_throughput(run_benchmark_in_process, tmp_path, monkeypatch):
