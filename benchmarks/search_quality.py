@@ -66,7 +66,13 @@ Searches run one after another in one process. To use more cores, run
 processes side by side on different `--strategies` or `--seeds`, each with
 its own `--output` (and `TF_NUM_INTRAOP_THREADS`/`TF_NUM_INTEROP_THREADS`
 set to its share of the cores), then combine them with the same flags and
-`--merge a.json,b.json --output all.json`, which runs nothing.
+`--merge a.json,b.json --output all.json`, which runs nothing. Mind
+TensorFlow's memory: it keeps every traced child's graph for the life of
+the process (`keras-nasnet search` restarts its process every 20 trials
+for that), and a process of this script searching the make-search proxy
+grew by about 220 MiB a trial: two side by side reached 12 GiB each after
+about 55 trials, and the kernel killed one on the 24 GiB machine. Give
+each process at most a few dozen trials (a seed or two), or resume it.
 
 Outputs: `--output` (JSON, default benchmarks/results/search_quality_<tag>.json)
 and, beside it with the same name, a markdown table (`.md`) and a plot of the
