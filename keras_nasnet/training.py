@@ -312,8 +312,9 @@ class FusedSGD(keras.optimizers.SGD):
 
     The same algorithm and settings as `keras.optimizers.SGD` (a subclass:
     `get_config`, saving and every other backend are Keras's own). On
-    TensorFlow, with momentum and without a distribution strategy, gradient
-    accumulation, EMA or per-variable clipping, each variable's update is
+    TensorFlow, with momentum and dense gradients, and without a distribution
+    strategy, gradient accumulation, EMA or per-variable clipping, each
+    variable's update is
     TensorFlow's fused `ResourceApplyKerasMomentum` (Keras's momentum and
     Nesterov formulas: `m = momentum * m - lr * g`, then `w += m`, or
     `w += momentum * m - lr * g`), and global-norm clipping scales the
@@ -343,6 +344,10 @@ class FusedSGD(keras.optimizers.SGD):
         if not self._fuses():
             return super()._backend_apply_gradients(grads, trainable_variables)
         import tensorflow as tf
+
+        if any(isinstance(g, tf.IndexedSlices) for g in grads):
+            # Sparse gradients (an embedding's): the fused op takes dense ones.
+            return super()._backend_apply_gradients(grads, trainable_variables)
 
         learning_rate = self.learning_rate
         if self.global_clipnorm:

@@ -515,3 +515,28 @@ def test_make_optimizer_is_fused_sgd_and_a_compiled_model_reloads(tmp_path):
     assert type(loaded.optimizer) is training.FusedSGD
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     assert int(loaded.optimizer.iterations) == 2
+
+
+def test_fused_sgd_with_sparse_gradients_is_keras_sgd():
+    # An embedding's gradient (tf.IndexedSlices on TensorFlow) takes Keras's
+    # path; the dense layer's too, in the same step.
+    def weights_after(optimizer):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [keras.Input((3,), dtype="int32"), keras.layers.Embedding(20, 4),
+             keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)]
+        )  # fmt: skip
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        rng = np.random.RandomState(2)
+        x, y = rng.randint(0, 20, (32, 3)), rng.randint(0, 2, 32)
+        model.fit(x, y, batch_size=8, shuffle=False, verbose=0)
+        return [_numpy(w) for w in model.trainable_weights]
+
+    settings = dict(learning_rate=0.1, momentum=0.9, global_clipnorm=1e-3)
+    reference = weights_after(keras.optimizers.SGD(**settings))
+    fused = weights_after(training.FusedSGD(**settings))
+    for a, b in zip(reference, fused, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
