@@ -314,20 +314,19 @@ class FusedSGD(keras.optimizers.SGD):
     `get_config`, saving and every other backend are Keras's own). On
     TensorFlow, with momentum and dense gradients, and without a distribution
     strategy, gradient accumulation, EMA or per-variable clipping, each
-    variable's update is
-    TensorFlow's fused `ResourceApplyKerasMomentum` (Keras's momentum and
-    Nesterov formulas: `m = momentum * m - lr * g`, then `w += m`, or
-    `w += momentum * m - lr * g`), and global-norm clipping scales the
-    learning rate instead of each gradient (`lr * scale` for every
-    `g * scale`: the same update, rounded differently). Keras builds about
-    ten graph ops per variable for the same step, plus three for the
-    clipping: for a NASNet search child (246 variables) the fused update
-    traces its first training step in 6.1 instead of 10.1 CPU-s and runs a
-    later step in about 0.24 instead of 0.31 (`benchmarks/README.md`,
-    trial_overhead). Anything else is Keras's path.
+    variable's update is TensorFlow's fused `ResourceApplyKerasMomentum`
+    (Keras's momentum and Nesterov formulas: `m = momentum * m - lr * g`,
+    then `w += m`, or `w += momentum * m - lr * g`), and global-norm
+    clipping scales the learning rate instead of each gradient
+    (`lr * scale` for every `g * scale`: the same update, rounded
+    differently). Keras builds about ten graph ops per variable for the same
+    step, plus three for the clipping: for a NASNet search child (246
+    variables) tracing the first training step took 10.4-12.4 s a trial
+    instead of 17.3-23.8 (`benchmarks/README.md`, trial_overhead). Anything
+    else is Keras's path.
     """
 
-    def _fuses(self):
+    def _fuses(self, grads):
         if keras.backend.backend() != "tensorflow" or not self.momentum:
             return False
         import tensorflow as tf
@@ -338,16 +337,14 @@ class FusedSGD(keras.optimizers.SGD):
             or self.use_ema
             or self.clipnorm
             or self.clipvalue
+            # Sparse gradients (an embedding's): the fused op takes dense ones.
+            or any(isinstance(g, tf.IndexedSlices) for g in grads)
         )
 
     def _backend_apply_gradients(self, grads, trainable_variables):
-        if not self._fuses():
+        if not self._fuses(grads):
             return super()._backend_apply_gradients(grads, trainable_variables)
         import tensorflow as tf
-
-        if any(isinstance(g, tf.IndexedSlices) for g in grads):
-            # Sparse gradients (an embedding's): the fused op takes dense ones.
-            return super()._backend_apply_gradients(grads, trainable_variables)
 
         learning_rate = self.learning_rate
         if self.global_clipnorm:
