@@ -16,7 +16,8 @@ import sys
 
 from keras_nasnet import _atomic
 
-RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS_DIR = os.path.join(HERE, "results")
 
 
 def cpu_model():
@@ -130,6 +131,18 @@ def read_earlier(path, settings, parser, flag):
         **{k: earlier.get(k) for k in ("command", "date_utc", "machine")},
     }
     return earlier
+
+
+def child_env(**variables):
+    """This process's environment for a child Python process of a benchmark,
+    with the repository and benchmarks/ first on PYTHONPATH (the children
+    import `keras_nasnet` and the scripts' siblings) and `variables` set."""
+    path = (os.path.dirname(HERE), HERE, os.environ.get("PYTHONPATH"))
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in path if p),
+        **variables,
+    }
 
 
 def default_output(name):

@@ -184,8 +184,9 @@ step trial_overhead_xla "$OUT/trial_overhead_xla_$TAG.json" "$PY" benchmarks/tri
 step workers "$OUT/workers_throughput_$TAG.json" "$PY" benchmarks/workers_throughput.py "${DATA[@]}" "${PROXY[@]}" "${WORKERS[@]}" --keep-going --tag "$TAG" --output "$OUT/workers_throughput_$TAG.json"
 # (3) Child throughput against keras.applications.NASNetMobile, side by side.
 step throughput "$OUT/throughput_$TAG.json" "$PY" benchmarks/throughput.py "${THROUGHPUT[@]}" --models ours_mobile,keras_mobile --inference --output "$OUT/throughput_$TAG.json"
-# (4) A short search-quality run: 2 strategies x 2 seeds.
-step search_quality "$OUT/search_quality_$TAG.json" "$PY" benchmarks/search_quality.py "${DATA[@]}" "${PROXY[@]}" "${SEARCH[@]}" --strategies evolution,random --seeds 0,1 --tag "$TAG" --output "$OUT/search_quality_$TAG.json"
+# (4) A short search-quality run: 2 strategies x 2 seeds, in one process (a
+# process per search, for TensorFlow's memory, would start JAX 4 times).
+step search_quality "$OUT/search_quality_$TAG.json" "$PY" benchmarks/search_quality.py "${DATA[@]}" "${PROXY[@]}" "${SEARCH[@]}" --in-process --strategies evolution,random --seeds 0,1 --tag "$TAG" --output "$OUT/search_quality_$TAG.json"
 
 WALL=$(awk -v ns=$(($(date +%s%N) - START_NS)) 'BEGIN { printf "%.1f", ns / 1e9 }')
 "$PY" benchmarks/device_suite.py summarize --status "$STATUS" --logs "$LOGS" --tag "$TAG" \

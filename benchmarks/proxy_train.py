@@ -21,7 +21,8 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import _common
+
 # The child training both proxy benchmarks start from: overrides of
 # `training.SEARCH_PROXY`'s fields, written out in full so that each record
 # says what was measured.
@@ -235,13 +236,12 @@ def run_isolated(payload, timeout=3600):
     Raises:
         RuntimeError: with the child's last output if it failed.
     """
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    root = os.path.dirname(HERE)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [root, HERE, *filter(None, [os.environ.get("PYTHONPATH")])]
-    )
     threads = str(payload.get("threads", 1))
-    env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = threads
+    env = _common.child_env(
+        TF_CPP_MIN_LOG_LEVEL="3",
+        TF_NUM_INTRAOP_THREADS=threads,
+        TF_NUM_INTEROP_THREADS=threads,
+    )
     completed = subprocess.run(
         [sys.executable, os.path.abspath(__file__), json.dumps(payload)],
         env=env,

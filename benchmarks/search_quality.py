@@ -13,7 +13,8 @@ count, the final median best, and the number of trials each strategy's median
 curve needs to reach random search's final median best.
 
 Each search is `keras_nasnet.workflow.search` (what `keras-nasnet search`
-runs) on data loaded once. The data split is the same for every search (seed
+runs), in a fresh Python process of its own (`--in-process` runs them all in
+this one, on data loaded once: for tiny runs). The data split is the same for every search (seed
 0: `--validation-images` held out from the training images, then
 `--train-images` of the rest); the search seed changes the strategy's
 proposals and the children's initial weights (the workflow seeds trial k from
@@ -62,17 +63,18 @@ The small CPU run committed under benchmarks/results/:
 (B = 2 and 640 / 320 images: a trial of B = 5 on 1,000 / 500 images took 85 to
 150 s eagerly on the shared 2-core machine, and 200 to 400 s with XLA on JAX.)
 
-Searches run one after another in one process. To use more cores, run
-processes side by side on different `--strategies` or `--seeds`, each with
-its own `--output` (and `TF_NUM_INTRAOP_THREADS`/`TF_NUM_INTEROP_THREADS`
-set to its share of the cores), then combine them with the same flags and
-`--merge a.json,b.json --output all.json`, which runs nothing. Mind
-TensorFlow's memory: it keeps every traced child's graph for the life of
-the process (`keras-nasnet search` restarts its process every 20 trials
-for that), and a process of this script searching the make-search proxy
-grew by about 220 MiB a trial: two side by side reached 12 GiB each after
-about 55 trials, and the kernel killed one on the 24 GiB machine. Give
-each process at most a few dozen trials (a seed or two), or resume it.
+Searches run one after another. To use more cores, run processes side by
+side on different `--strategies` or `--seeds`, each with its own `--output`
+(and `TF_NUM_INTRAOP_THREADS`/`TF_NUM_INTEROP_THREADS` set to its share of
+the cores), then combine them with the same flags and `--merge
+a.json,b.json --output all.json`, which runs nothing. Each search has its
+own process because TensorFlow keeps every traced child's graph for the
+life of a process (`keras-nasnet search` restarts its process every 20
+trials for that): a process of this script that ran the make-search proxy's
+searches one after another grew by about 220 MiB a trial, two side by side
+reached 12 GiB each after about 55 trials, and the kernel killed one on the
+24 GiB machine. With `--in-process`, give a process at most a few dozen
+trials.
 
 Outputs: `--output` (JSON, default benchmarks/results/search_quality_<tag>.json)
 and, beside it with the same name, a markdown table (`.md`) and a plot of the
@@ -83,6 +85,7 @@ import argparse
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -272,6 +275,44 @@ def run_search(strategy, settings, splits, seed):
     record["best_so_far"] = best_so_far(record["scores"])
     record["failed_trials"] = sum(s != "COMPLETED" for s in record["statuses"])
     return record
+
+
+def run_search_isolated(strategy, settings, data_dir, seed):
+    """`run_search` in a fresh Python process, which loads the data itself
+    and returns the search's record. TensorFlow keeps every traced child's
+    graph for the life of a process (a make-search trial adds about 220 MiB),
+    so one process per search gives it all back between searches. The
+    child's progress lines go to this process's stderr.
+
+    Raises:
+        RuntimeError: if the child failed (its own error is above, on stderr).
+    """
+    payload = dict(strategy=strategy, settings=settings, data_dir=data_dir, seed=seed)
+    completed = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), _ONE_SEARCH, json.dumps(payload)],
+        env=_common.child_env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in completed.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+        print(line, file=sys.stderr)
+    raise RuntimeError(
+        f"the {strategy} search of seed {seed} failed in its own process "
+        f"(exit status {completed.returncode}; its error is above). The "
+        "searches before it are in the output: --resume runs the rest."
+    )
+
+
+_ONE_SEARCH = "--one-search"  # the child process of run_search_isolated
+
+
+def _one_search(payload):
+    settings = payload["settings"]
+    splits = load_data(settings, payload["data_dir"])
+    record = run_search(payload["strategy"], settings, splits, payload["seed"])
+    print("RESULT " + json.dumps(record), flush=True)
 
 
 def _pad(curve, length):
@@ -500,6 +541,13 @@ def main(argv=None):
         "with the same settings, e.g. by processes run side by side on "
         "different strategies or seeds) into --output, and report them",
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every search in this process (tiny runs: a fresh process "
+        "per search, the default, costs an import of the backend each, and "
+        "gives TensorFlow's memory back after each search)",
+    )
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
     for strategy in strategies:
@@ -528,6 +576,7 @@ def main(argv=None):
         strategies=strategies,
         targets_stated=TARGETS,
         scale=_scale(settings, seeds, report["device"]),
+        process_per_search=not args.in_process,
         caveat=_caveat(settings, seeds),
     )
 
@@ -562,12 +611,19 @@ def main(argv=None):
         for strategy in strategies:
             if str(seed) in runs[strategy]:
                 continue
-            if splits is None:
-                splits = load_data(settings, args.data_dir)
-            runs[strategy][str(seed)] = run_search(strategy, settings, splits, seed)
+            if not args.in_process:
+                record = run_search_isolated(strategy, settings, args.data_dir, seed)
+            else:
+                if splits is None:
+                    splits = load_data(settings, args.data_dir)
+                record = run_search(strategy, settings, splits, seed)
+            runs[strategy][str(seed)] = record
             finish(complete=False)
     finish(complete=True)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == [_ONE_SEARCH]:
+        _one_search(json.loads(sys.argv[2]))
+    else:
+        main()

@@ -63,7 +63,6 @@ import search_quality  # noqa: E402
 CHIEF_GRACE_S = 2.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "_search_worker.py")
-REPO = os.path.dirname(HERE)
 
 
 def free_port():
@@ -111,16 +110,12 @@ def _forwarded_flags(args):
 
 
 def _env(tuner_id, port, workers, on_gpu):
-    env = {
-        **os.environ,
-        "KERASTUNER_ORACLE_IP": "127.0.0.1",
-        "KERASTUNER_ORACLE_PORT": str(port),
-        "KERASTUNER_TUNER_ID": tuner_id,
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (REPO, HERE, os.environ.get("PYTHONPATH")) if p
-        ),
-        "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-    }
+    env = _common.child_env(
+        KERASTUNER_ORACLE_IP="127.0.0.1",
+        KERASTUNER_ORACLE_PORT=str(port),
+        KERASTUNER_TUNER_ID=tuner_id,
+        XLA_PYTHON_CLIENT_PREALLOCATE="false",
+    )
     if tuner_id == "chief":
         env["JAX_PLATFORMS"] = "cpu"
         env["CUDA_VISIBLE_DEVICES"] = ""

@@ -117,12 +117,24 @@ def _assert_best_so_far(curve, length):
 
 
 def test_search_quality(run_benchmark_in_process, tmp_path):
+    # Random search in a process of its own (the default), then evolution in
+    # this process (--in-process), resuming the first run's output.
+    first = run_benchmark_in_process(
+        "search_quality",
+        [*_TINY_SEARCH, "--max-trials", "2", "--seeds", "0",
+         "--strategies", "random"],
+        tmp_path,
+    )  # fmt: skip
+    assert first["process_per_search"] is True
+    assert len(first["runs"]["random"]["0"]["scores"]) == 2
     report = run_benchmark_in_process(
         "search_quality",
         [*_TINY_SEARCH, "--max-trials", "2", "--seeds", "0",
-         "--strategies", "evolution,random"],
+         "--strategies", "evolution,random", "--resume", "--in-process"],
         tmp_path,
     )  # fmt: skip
+    assert report["process_per_search"] is False
+    assert report["runs"]["random"] == first["runs"]["random"]
     assert report["complete"] is True
     assert report["scale"] and report["caveat"]
     runs = report["runs"]
