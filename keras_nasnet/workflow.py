@@ -81,6 +81,17 @@ SETTINGS_VERSION = 3
 # `SearchSettings.objective`s that trade accuracy against cost
 # (`tuner_plugins.objectives`), besides a metric's name.
 COST_OBJECTIVES = ("pareto", "mnas")
+# The metrics every trial of a search records (`NASNetHyperModel` compiles
+# accuracy and fits with a validation split), by their better direction.
+METRIC_DIRECTIONS = {
+    "val_accuracy": "max",
+    "val_loss": "min",
+    "accuracy": "max",
+    "loss": "min",
+}
+# What `SearchSettings.objective` may be: a metric a trial records, or a
+# cost-aware objective.
+OBJECTIVES = (*METRIC_DIRECTIONS, *COST_OBJECTIVES)
 # The `SearchSettings` fields of budgets and cost-aware objectives (version 3).
 COST_AWARE_FIELDS = (
     "max_params",
@@ -238,14 +249,16 @@ class SearchSettings:
             strategy's `small_search_options`, then its own defaults.
         max_trials: trials in all, the random ones included.
         objective: the metric each trial is scored by, as keras-tuner names
-            it (e.g. `val_accuracy`, `val_loss`); or `"pareto"`:
+            it: `val_accuracy`, `val_loss`, `accuracy` or `loss` (the
+            metrics a trial records); or `"pareto"`:
             `val_accuracy` against `costs`, a Pareto front (strategies
             `evolution`, `random`, `bayesian`); or `"mnas"`: MnasNet's reward
             `val_accuracy * (cost / target) ** -0.07`, the target one of
             `target_params`, `target_macs`, `target_latency_ms` (see
             docs/constrained-search.md).
         direction: `"max"` or `"min"`: which way the objective is better
-            (`"max"` for `"pareto"` and `"mnas"`).
+            (`"max"` for accuracies, `"pareto"` and `"mnas"`; `"min"` for
+            losses).
         max_params: the most parameters a trained child may have, or None.
         max_macs: the most multiply-adds of one inference on one image, or
             None. Both are known before the build: a registered strategy
@@ -345,8 +358,15 @@ class SearchSettings:
             ("max_consecutive_failed_trials", 1),
         ):
             put(name, check_int(name, getattr(self, name), minimum))
-        _check_text("objective", self.objective)
+        _check_choice("objective", self.objective, OBJECTIVES)
         _check_choice("direction", self.direction, ("max", "min"))
+        better = METRIC_DIRECTIONS.get(self.objective)
+        if better is not None and self.direction != better:
+            fail(
+                "direction",
+                f"{better!r} with objective {self.objective!r}",
+                self.direction,
+            )
         _check_choice("ops", self.ops, tuple(OP_SETS))
         _check_bool("search_combine", self.search_combine)
         put(

@@ -52,6 +52,9 @@ VERSION_1 = {
         ("learning_rate", float("nan")),
         ("drop_path_keep_prob", 0.0),
         ("direction", "up"),
+        # A typo is not taken for a metric name (no trial would record it).
+        ("objective", "paretto"),
+        ("objective", "val_acc"),
         ("ops", "darts"),
         ("search_combine", 1),
         ("strategy_options", {"population_size": [1, 2]}),
@@ -66,6 +69,15 @@ def test_settings_are_validated_keras_style(name, value):
         f"Invalid value received for argument `{name}`. Expected "
     )
     assert f"Received: {name}=" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "objective,direction",
+    [("val_loss", "max"), ("loss", "max"), ("val_accuracy", "min"), ("pareto", "min")],
+)
+def test_settings_refuse_an_objective_the_wrong_way_round(objective, direction):
+    with pytest.raises(ValueError, match=r"argument `direction`.*'(max|min)' with"):
+        SearchSettings(objective=objective, direction=direction)
 
 
 def test_settings_have_one_json_form_and_read_old_files(tmp_path):
