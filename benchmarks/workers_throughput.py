@@ -109,7 +109,7 @@ def _forwarded_flags(args):
     return flags
 
 
-def _env(tuner_id, port, workers, on_gpu):
+def _env(tuner_id, port, workers, on_gpu, threads=None):
     env = _common.child_env(
         KERASTUNER_ORACLE_IP="127.0.0.1",
         KERASTUNER_ORACLE_PORT=str(port),
@@ -119,8 +119,11 @@ def _env(tuner_id, port, workers, on_gpu):
     if tuner_id == "chief":
         env["JAX_PLATFORMS"] = "cpu"
         env["CUDA_VISIBLE_DEVICES"] = ""
-    elif on_gpu:
-        env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{1 / (workers + 0.5):.3f}"
+    else:
+        if on_gpu:
+            env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{1 / (workers + 0.5):.3f}"
+        if threads is not None:
+            env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
     return env
 
 
@@ -185,7 +188,7 @@ def run_workers(args, workers, on_gpu, directory):
             processes[tuner_id] = (
                 subprocess.Popen(
                     [sys.executable, WORKER, *flags],
-                    env=_env(tuner_id, port, workers, on_gpu),
+                    env=_env(tuner_id, port, workers, on_gpu, args.threads),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 ),
@@ -268,9 +271,18 @@ def main(argv=None):
         help="a worker count that fails or passes --timeout is recorded (its "
         "`error`) and the next one runs; the exit status is then 1",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="TensorFlow's intra- and inter-op threads in each worker "
+        "(default: TensorFlow's own, as many as the cores)",
+    )
     parser.add_argument("--tag", default=None)
     parser.add_argument("--output", default=None)
     args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be a positive integer; received {args.threads}")
     counts = [int(w) for w in args.workers.split(",")]
     if any(w < 1 for w in counts):
         parser.error(f"--workers must be positive integers; received {args.workers}")
@@ -284,6 +296,7 @@ def main(argv=None):
         strategy=args.strategy,
         seed=args.seed,
         settings=search_quality.proxy_settings(args),
+        threads_per_worker=args.threads,
         cpu_bound=not on_gpu,
         scale=(
             f"{args.max_trials} trials per worker count, proxy "

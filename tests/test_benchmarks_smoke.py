@@ -7,6 +7,7 @@ checked, only that they are there and positive.
 """
 
 import json
+import os
 import pathlib
 import subprocess
 import tempfile
@@ -206,10 +207,21 @@ def test_workers_throughput(run_benchmark_in_process, tmp_path, monkeypatch):
     report = run_benchmark_in_process(
         "workers_throughput",
         [*_TINY_SEARCH, "--max-trials", "2", "--workers", "2",
-         "--timeout", "240"],
+         "--timeout", "240", "--threads", "1"],
         tmp_path,
     )  # fmt: skip
     assert report["cpu_bound"] is True and report["caveat"]
+    assert report["threads_per_worker"] == 1
+    # --threads reaches the workers' TensorFlow, not the chief (it trains
+    # nothing).
+    import workers_throughput
+
+    worker = workers_throughput._env("tuner0", 1, 2, False, threads=1)
+    assert worker["TF_NUM_INTRAOP_THREADS"] == worker["TF_NUM_INTEROP_THREADS"] == "1"
+    chief = workers_throughput._env("chief", 1, 2, False, threads=1)
+    assert chief.get("TF_NUM_INTRAOP_THREADS") == os.environ.get(
+        "TF_NUM_INTRAOP_THREADS"
+    )
     results = report["results"]
     # One worker count: each costs a chief and its workers importing Keras
     # and TensorFlow (JAX, though quicker to import, trains eagerly far
