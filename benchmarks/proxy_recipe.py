@@ -80,6 +80,11 @@ SWEEP = {
     # The make-search recipe (no weight decay) on more images: how long must
     # NASNet-A train to reach 0.88?
     "default_48k": _variant(train_images=48000, weight_decay=0.0),
+    # ... and with twice the training (two epochs), or a twice wider child.
+    "default_48k_2_epochs": _variant(train_images=48000, weight_decay=0.0, epochs=2),
+    "default_48k_filters_16": _variant(
+        train_images=48000, weight_decay=0.0, filters=16
+    ),
     "eager_1k": _variant(train_images=1024, run_eagerly=True),
     "traced_1k": _variant(train_images=1024),
 }
