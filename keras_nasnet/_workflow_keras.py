@@ -8,7 +8,10 @@ importing the workflow costs no Keras.
 
 import contextlib
 import gc
+import io
 import os
+import signal
+import sys
 import time
 
 import keras
@@ -31,6 +34,36 @@ from tuner_plugins.phases import TrialPhasesMixin
 
 class ProcessBudgetSpent(Exception):
     """This process ran its `trials_per_process`; a fresh one goes on."""
+
+
+class _ServingStopped(Exception):
+    """The chief of a search run by `workflow.search(workers=...)` is told
+    (by `workflow._STOP_SERVING`) that every worker has exited."""
+
+
+# True while a chief serves its oracle: `workflow._STOP_SERVING` then ends
+# `run_search` (keras-tuner's chief checks only every 20 s whether it may).
+_serving = False
+
+
+def distributed_role():
+    """`"chief"` or `"worker"` in keras-tuner's chief/worker mode (its
+    KERASTUNER_* environment variables), None otherwise."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def _stop_serving(signum, frame):
+    if _serving:  # else: past the gRPC loop already, going to exit
+        raise _ServingStopped()
+
+
+def listen_for_stop_serving():
+    """On a chief, `workflow._STOP_SERVING` ends `run_search`; once it has
+    ended, the signal is ignored."""
+    if workflow._STOP_SERVING is not None:
+        signal.signal(workflow._STOP_SERVING, _stop_serving)
 
 
 def seed_trial(seed, trial_id):
@@ -146,7 +179,9 @@ class _WorkflowTuner:
         super().pre_create_trial()
         if self._trials_per_process and self._ended_here >= self._trials_per_process:
             done = ended_trials(self)  # None on a distributed worker
-            if done is not None and done < self.oracle.max_trials:
+            # A worker cannot tell whether trials are left: its fresh process
+            # asks the chief, and exits if told to stop.
+            if done is None or done < self.oracle.max_trials:
                 raise ProcessBudgetSpent()
 
     def on_trial_begin(self, trial):
@@ -185,10 +220,14 @@ class _WorkflowTuner:
         )
         best = best_trial(self)
         failed = trial.status in ("FAILED", "INVALID")
+        score = trial.score
+        if score is None and not failed and distributed_role() == "worker":
+            # The chief scored it (a worker's trial never sees its score).
+            score = self.oracle.get_trial(trial.trial_id).score
         return progress.TrialEnd(
             trial_id=trial.trial_id,
             status=trial.status,
-            score=None if trial.score is None else float(trial.score),
+            score=None if score is None else float(score),
             best_trial_id=best.trial_id if best else None,
             best_score=float(best.score) if best else None,
             done=ended_trials(self),
@@ -305,6 +344,21 @@ def check_strategy_options(settings):
     _tuner_spec(settings)
 
 
+@contextlib.contextmanager
+def _without_reload_notice():
+    # keras-tuner prints "Reloading Tuner from <file>" whenever a tuner
+    # resumes: in every process of a chain and every worker. The progress
+    # lines say it once ("resuming the search ...").
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines(keepends=True):
+            if not line.startswith("Reloading Tuner from "):
+                sys.stdout.write(line)
+
+
 def make_tuner(
     settings,
     hypermodel,
@@ -324,23 +378,24 @@ def make_tuner(
         # would stop the search at its first trial.
         check_latency_measurable(hypermodel)
     parent, project = os.path.split(os.path.abspath(os.fspath(directory)))
-    return cls(
-        hypermodel=hypermodel,
-        objective=objective,
-        **budgets,
-        max_trials=settings.max_trials,
-        seed=seed,
-        directory=parent,
-        project_name=project,
-        overwrite=overwrite,
-        max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
-        callback=callback,
-        trial_seed=settings.seed,
-        trials_per_process=trials_per_process,
-        weight_checkpoints=weight_checkpoints,
-        **options,
-        **tuner_kwargs,
-    )
+    with _without_reload_notice():
+        return cls(
+            hypermodel=hypermodel,
+            objective=objective,
+            **budgets,
+            max_trials=settings.max_trials,
+            seed=seed,
+            directory=parent,
+            project_name=project,
+            overwrite=overwrite,
+            max_consecutive_failed_trials=settings.max_consecutive_failed_trials,
+            callback=callback,
+            trial_seed=settings.seed,
+            trials_per_process=trials_per_process,
+            weight_checkpoints=weight_checkpoints,
+            **options,
+            **tuner_kwargs,
+        )
 
 
 def make_hypermodel(settings, *, jit_compile=False, run_eagerly=False):
@@ -400,9 +455,21 @@ def run_search(tuner, *fit_args, **fit_kwargs):
     Raises:
         workflow.SearchStoppedError: too many trials failed in a row.
     """
+    global _serving
     try:
         with _keras_tuner.quiet_trial_tracebacks(), frozen_heap():
-            tuner.search(*fit_args, verbose=0, **fit_kwargs)
+            _serving = distributed_role() == "chief"
+            try:
+                tuner.search(*fit_args, verbose=0, **fit_kwargs)
+            finally:
+                if _serving and workflow._STOP_SERVING is not None:
+                    # Ignored from now on, at the interpreter's exit too
+                    # (which resets the signals Python handles to their
+                    # default: for this one, to end the process).
+                    signal.signal(workflow._STOP_SERVING, signal.SIG_IGN)
+                _serving = False
+    except _ServingStopped:
+        return True
     except ProcessBudgetSpent:
         return False
     except TooManyFailedTrialsError as e:

@@ -34,7 +34,8 @@ ENDED = ("COMPLETED", "FAILED", "INVALID", "STOPPED")
 
 @dataclasses.dataclass(frozen=True)
 class SearchBegin:
-    """A search (or one process of a chain) starts. `done` trials had ended."""
+    """A search (or one process of a chain) starts. `done` trials had ended;
+    `workers` trials run at once, each in a process of its own."""
 
     directory: str
     strategy: str
@@ -51,6 +52,7 @@ class SearchBegin:
     num_blocks: int
     objective: str
     resumed: bool
+    workers: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +204,8 @@ class PrintProgress(SearchCallback):
 
     Trials are named by keras-tuner's id, as their folders are (`trial_02/`
     -> "trial 02"). The ETA is the mean trial time so far times the trials
-    left. Epoch lines (with the ETA of the trial, or of the run for
+    left (divided by the workers of a search that runs several trials at a
+    time). Epoch lines (with the ETA of the trial, or of the run for
     `keras-nasnet train`) are printed when a trial has more than one epoch.
 
     Args:
@@ -214,6 +217,7 @@ class PrintProgress(SearchCallback):
     def __init__(self, stream=None, prefix="[search]"):
         self.stream = stream
         self.prefix = prefix
+        self._workers = 1
         self._durations = []
         self._start = None
         self._begun = False
@@ -233,6 +237,7 @@ class PrintProgress(SearchCallback):
         if self._begun:  # a fresh process of a chain: on_process_end said so
             return
         self._begun = True
+        self._workers = event.workers
         if event.resumed:
             self._write(
                 f"resuming the search in {event.directory}: "
@@ -251,6 +256,8 @@ class PrintProgress(SearchCallback):
             f"images ({_plural(steps, 'training step')}); results in "
             f"{event.directory}"
         )
+        if event.workers > 1:
+            self._write(f"{event.workers} trials at a time, each in a worker process")
 
     def on_epoch_end(self, event):
         if event.trial_id is not None and event.epochs <= 1:
@@ -282,7 +289,7 @@ class PrintProgress(SearchCallback):
             line += f"{event.phases['total']:.0f} s (train {share:.0%})  "
         if event.done is not None:
             mean = sum(self._durations) / len(self._durations)
-            eta = mean * max(0, event.max_trials - event.done)
+            eta = mean * max(0, event.max_trials - event.done) / self._workers
             line += f"{event.done}/{event.max_trials} done  "
         else:
             eta = None

@@ -52,9 +52,12 @@ import json
 import math
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from keras_nasnet import _atomic
@@ -141,6 +144,9 @@ OP_SETS = {"nasnet": ops_lib.NASNET_OPS, "amoebanet": ops_lib.AMOEBANET_OPS}
 # Exit status of a chained search process that ran its trials and leaves the
 # rest to a fresh process (EX_TEMPFAIL), and of one stopped by the user.
 _MORE_TRIALS = 75
+# The signal `search(workers=...)` sends its chief once every worker has
+# exited (`_workflow_keras.listen_for_stop_serving`).
+_STOP_SERVING = getattr(signal, "SIGUSR1", None)
 _INTERRUPTED = 130
 # `trials_per_process` of the CLI when TensorFlow traces the children: it
 # keeps ~30-60 MiB per traced child that no `clear_session()` frees
@@ -904,6 +910,7 @@ def search(
     run_eagerly=False,
     splits=None,
     fit_callbacks=None,
+    workers=1,
 ):
     """Runs a search: data -> hypermodel -> tuner -> search -> best genotypes.
 
@@ -937,6 +944,17 @@ def search(
             loading `settings.dataset` (not with a chain of processes).
         fit_callbacks: optional extra Keras callbacks for every trial's `fit`
             (not with a chain of processes).
+        workers: how many trials run at once, each in a worker process of its
+            own (keras-tuner's chief/worker mode on this machine: a chief
+            process serves the oracle, each worker is a chain of processes of
+            `trials_per_process` trials). Each worker gets an equal share of
+            the cores as TensorFlow's threads, and on a GPU a share of its
+            memory (JAX: `XLA_PYTHON_CLIENT_MEM_FRACTION` = 1 / (workers +
+            0.5); TensorFlow: memory growth); environment variables you set
+            win. On a 2-core CPU, 2 workers
+            run about 1.5x the trials an hour of one process: a trial's build
+            and trace keep one core busy in Python (`benchmarks/README.md`,
+            workers). Not with `splits` or `fit_callbacks`.
 
     Returns:
         A `SearchResult`.
@@ -952,13 +970,26 @@ def search(
     callback = _progress_callback(progress)
     directory = os.fspath(directory)
     trials_per_process = check_int("trials_per_process", trials_per_process, 0)
+    workers = check_int("workers", workers, 1)
+    if workers > 1 and (splits is not None or fit_callbacks):
+        fail(
+            "workers",
+            "1 when `splits` or `fit_callbacks` are given (they cannot cross "
+            "to a worker process)",
+            workers,
+        )
     try:
         resolved, resumed = _resolve(settings, directory, resume)
     except SearchError:
         raise
     except ValueError as e:  # an invalid field of a settings dict
         raise SearchError(str(e)) from None
-    if trials_per_process and resolved.max_trials > trials_per_process:
+    if workers > 1:
+        _run_workers(
+            resolved, directory, resumed, callback, workers, trials_per_process,
+            jit_compile, run_eagerly,
+        )  # fmt: skip
+    elif trials_per_process and resolved.max_trials > trials_per_process:
         if splits is not None or fit_callbacks:
             fail(
                 "trials_per_process",
@@ -998,6 +1029,9 @@ def _run_here(
     from keras_nasnet import _workflow_keras
 
     _workflow_keras.configure_backend()
+    role = _workflow_keras.distributed_role()
+    if role == "chief":
+        _workflow_keras.listen_for_stop_serving()
     try:
         _workflow_keras.check_strategy_options(settings)
     except ValueError as e:
@@ -1075,6 +1109,10 @@ def _run_here(
             )
         )
         return False
+    if role == "worker":
+        # The chief reports the end: this worker's oracle is a client of it,
+        # which may already have stopped serving.
+        return True
     best = _workflow_keras.best_trial(tuner)
     genotype = None
     if best is not None:
@@ -1131,10 +1169,22 @@ def _child_environment():
 
 
 def _run_chain(
-    settings, directory, resumed, callback, trials_per_process, jit_compile, run_eagerly
+    settings,
+    directory,
+    resumed,
+    callback,
+    trials_per_process,
+    jit_compile,
+    run_eagerly,
+    env=None,
+    on_start=None,
+    more_trials=None,
 ):
     """Runs the search as a chain of processes of `trials_per_process`
-    trials each; forwards their events to `callback`; raises their errors."""
+    trials each; forwards their events to `callback`; raises their errors.
+    `env`: the processes' environment variables, besides this process's;
+    `on_start(process)` is called with each process started; `more_trials()`
+    (if given) says whether a process that ran its trials has a successor."""
     spec = {
         "settings": settings.to_json(),
         "directory": directory,
@@ -1150,10 +1200,12 @@ def _run_chain(
                 [sys.executable, "-m", "keras_nasnet.workflow", str(write_fd)],
                 stdin=subprocess.PIPE,
                 pass_fds=(write_fd,),
-                env=_child_environment(),
+                env={**_child_environment(), **(env or {})},
             )
         finally:
             os.close(write_fd)
+        if on_start is not None:
+            on_start(process)
         error = None
         try:
             process.stdin.write(json.dumps(spec).encode())
@@ -1176,6 +1228,8 @@ def _run_chain(
                 process.wait()
             raise
         if code == _MORE_TRIALS:
+            if more_trials is not None and not more_trials():
+                return
             spec["resumed"] = True
             continue
         if code == 0:
@@ -1192,6 +1246,176 @@ def _run_chain(
             f"the search process exited with status {code}; its error is above. "
             "Finished trials are kept: fix the cause and resume"
         )
+
+
+class _WorkersRelay:
+    """Passes on the events of a chief and its workers as those of one
+    search: the chief's begin (with the count of workers) and end, the
+    workers' epochs and trial ends (counted, since a worker cannot count the
+    search's ended trials); one event at a time."""
+
+    def __init__(self, callback, workers):
+        self.callback = callback
+        self.workers = workers
+        self.begun = threading.Event()
+        self._lock = threading.Lock()
+        self.done = 0
+
+    def chief(self):
+        relay = self
+
+        class Chief(SearchCallback):
+            def on_search_begin(self, event):
+                with relay._lock:
+                    relay.done = event.done
+                    relay.callback.dispatch(
+                        dataclasses.replace(event, workers=relay.workers)
+                    )
+                relay.begun.set()
+
+            def on_search_end(self, event):
+                with relay._lock:
+                    relay.callback.dispatch(event)
+
+        return Chief()
+
+    def worker(self):
+        relay = self
+
+        class Worker(SearchCallback):
+            def on_epoch_end(self, event):
+                with relay._lock:
+                    relay.callback.dispatch(event)
+
+            def on_trial_end(self, event):
+                with relay._lock:
+                    relay.done = min(relay.done + 1, event.max_trials)
+                    relay.callback.dispatch(dataclasses.replace(event, done=relay.done))
+
+        return Worker()
+
+
+def _free_port():
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run_workers(
+    settings, directory, resumed, callback, workers, trials_per_process, jit_compile,
+    run_eagerly,
+):  # fmt: skip
+    """Runs the search in keras-tuner's chief/worker mode on this machine: a
+    chief process serving the oracle on a free local port, then `workers`
+    chains of worker processes; forwards their events to `callback` as one
+    search's (`_WorkersRelay`); raises the first error (after every process
+    has ended: the others finish their trials, the search resumes from
+    there)."""
+    relay = _WorkersRelay(callback, workers)
+    common = {
+        "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": str(_free_port()),
+    }
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    processes = {}  # chain name -> its process now
+    errors = {}
+
+    def chain(name, sink, per_process, env):
+        def started(process):
+            processes[name] = process
+
+        try:
+            _run_chain(
+                settings, directory, resumed, sink, per_process, jit_compile,
+                run_eagerly, env={**common, **env}, on_start=started,
+                # A worker cannot tell whether trials are left: the trials
+                # ended so far can.
+                more_trials=lambda: relay.done < settings.max_trials,
+            )  # fmt: skip
+        except BaseException as e:  # noqa: BLE001 - raised by the caller
+            errors[name] = e
+
+    def start(name, *args):
+        thread = threading.Thread(target=chain, args=(name, *args), daemon=True)
+        thread.start()
+        return thread
+
+    # The chief trains nothing: one thread, and never a GPU.
+    chief = start(
+        "chief",
+        relay.chief(),
+        0,
+        {
+            "KERASTUNER_TUNER_ID": "chief",
+            "TF_NUM_INTRAOP_THREADS": "1",
+            "TF_NUM_INTEROP_THREADS": "1",
+            "CUDA_VISIBLE_DEVICES": "",
+            "JAX_PLATFORMS": "cpu",
+        },
+    )
+    chains = {}
+    try:
+        # Workers wait for the chief's server; one that fails first would
+        # leave them waiting for ever.
+        while not relay.begun.wait(0.1):
+            if not chief.is_alive():
+                raise errors.pop("chief", None) or RuntimeError(
+                    "the search's chief process ended before the search began"
+                )
+        # The workers share this machine's cores and GPU: threads split
+        # among them, and no worker takes a GPU's memory up front (JAX's
+        # default is 75% of it, TensorFlow's all). What the user set wins.
+        shared = {
+            "TF_NUM_INTRAOP_THREADS": threads,
+            "TF_NUM_INTEROP_THREADS": threads,
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+            "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+            "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{1 / (workers + 0.5):.3f}",
+        }
+        shared = {k: v for k, v in shared.items() if k not in os.environ}
+        for i in range(workers):
+            env = {"KERASTUNER_TUNER_ID": f"tuner{i}", **shared}
+            chains[f"tuner{i}"] = start(
+                f"tuner{i}", relay.worker(), trials_per_process, env
+            )
+        while any(t.is_alive() for t in chains.values()):
+            for t in chains.values():
+                t.join(0.1)
+            if chief.is_alive():
+                continue
+            if "chief" in errors:
+                raise errors.pop("chief")
+            # The chief ended the search (every trial ended, every worker that
+            # asked was told to stop): a worker still there has not asked
+            # yet, and nothing to do.
+            for name, t in chains.items():
+                while t.is_alive():  # (its chain may be starting a process)
+                    processes[name].kill()
+                    t.join(0.5)
+                errors.pop(name, None)
+        # Every worker has exited, so every trial has ended (a worker's last
+        # end_trial returns once the chief saved it); keras-tuner's chief
+        # would notice only within 20 s.
+        if chief.is_alive() and _STOP_SERVING is not None:
+            with contextlib.suppress(ProcessLookupError):
+                processes["chief"].send_signal(_STOP_SERVING)
+        chief.join()
+    except BaseException:
+        # Ctrl-C (the processes had it too) or the chief failed: stop the
+        # rest, each saving what it has, as after a Ctrl-C.
+        for process in list(processes.values()):
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGINT)
+        for t in [chief, *chains.values()]:
+            t.join(60)
+        for process in list(processes.values()):
+            if process.poll() is None:
+                process.kill()
+        raise
+    for name in ("chief", *chains):
+        if name in errors:
+            raise errors[name]
 
 
 def _child_main(argv):

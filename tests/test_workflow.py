@@ -4,6 +4,7 @@ import io
 import json
 import os
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -221,6 +222,38 @@ def test_print_progress_lines():
     )
     assert "going on in a fresh one" in lines[7]
     assert len(lines) == 8
+
+
+def test_print_progress_with_workers_divides_the_time_left_among_them():
+    stream = io.StringIO()
+    printer = progress.PrintProgress(stream)
+    printer.on_search_begin(
+        progress.SearchBegin(
+            directory="runs/s", strategy="evolution", dataset="fashion_mnist",
+            train_images=3000, validation_images=1000, max_trials=6, done=0,
+            epochs=1, steps_per_epoch=47, batch_size=64, cells_per_stack=1,
+            filters=8, num_blocks=5, objective="val_accuracy", resumed=False,
+            workers=2,
+        )
+    )  # fmt: skip
+    printer.on_trial_end(_trial_end("00", done=1, seconds=60.0))
+    lines = stream.getvalue().splitlines()
+    assert lines[2] == "[search] 2 trials at a time, each in a worker process"
+    # 60 s a trial, 5 trials left, 2 at a time.
+    assert lines[3].endswith("1/6 done  elapsed 0m00s  eta 2m30s")
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"workers": 0}, "argument `workers`. Expected an integer >= 1"),
+        ({"workers": 2, "fit_callbacks": [object()]}, "Expected 1 when `splits`"),
+    ],
+)
+def test_search_checks_its_workers_before_anything(tmp_path, kwargs, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        workflow.search({"max_trials": 2}, tmp_path / "s", **kwargs)
+    assert not (tmp_path / "s").exists()
 
 
 def test_train_epoch_lines_give_the_time_left_of_the_run():
