@@ -17,7 +17,9 @@ One function, `search`, runs what `keras-nasnet search` runs, from Python:
   prints the CLI's lines; write your own to log elsewhere), across a chain
   of processes too: with `trials_per_process=K`, the search runs in fresh
   processes of K trials each, each continuing it exactly, and their events
-  reach your callback;
+  reach your callback; with `workers=N`, N trials run at once, each in a
+  worker process (keras-tuner's chief/worker mode on this machine), and
+  their events reach it as one search's;
 - it returns a `SearchResult`: the trials, the best genotypes, and
   `write_report(...)` for the HTML/Markdown report.
 
