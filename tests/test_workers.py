@@ -2,6 +2,8 @@
 process (keras-tuner's chief/worker mode on this machine), reported as one
 search's."""
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +11,8 @@ import sys
 import pytest
 
 from tests.test_cli import TINY, _trial_scores
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks")
 
 pytestmark = pytest.mark.slow
 
@@ -49,3 +53,36 @@ def test_a_search_in_two_workers_reads_as_one_search(tmp_path):
     assert f"(trial {best[0]}), 3/3 trials done" in out
     assert "[search] best genotype" in out
     assert "Reloading Tuner" not in out  # keras-tuner's, on each resume
+
+    # benchmarks/search_workers.py reads these lines.
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import search_workers
+    finally:
+        sys.path.remove(BENCHMARKS)
+    parsed, best_score = search_workers.parse(out)
+    assert [t["trial_id"] for t in parsed] == [t[0] for t in trials]
+    assert [t["score"] for t in parsed] == [float(t[1]) for t in trials]
+    assert all(t["seconds"] >= 0 and 0 <= t["train_share"] <= 1 for t in parsed)
+    assert best_score == pytest.approx(best[1][1], abs=1e-4)
+
+
+def test_the_search_workers_benchmark_runs_the_command(tmp_path):
+    # One worker count, one trial: the benchmark's plumbing (the command, its
+    # flags after --, the report); the two-worker lines are read above.
+    output = tmp_path / "search_workers.json"
+    subprocess.run(
+        [sys.executable, os.path.join(BENCHMARKS, "search_workers.py"),
+         "--workers", "1", "--max-trials", "1", "--output", str(output),
+         "--", *TINY],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )  # fmt: skip
+    report = json.loads(output.read_text())
+    assert report["benchmark"] == "search_workers"
+    assert report["search_flags"][-len(TINY) :] == TINY
+    record = report["results"]["1"]
+    assert record["trials"] == 1 and record["speedup_wall"] == 1.0
+    assert record["wall_s"] > record["last_trial_at_s"] >= 0
+    assert 0 <= record["best_score"] <= 1
