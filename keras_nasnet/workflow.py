@@ -1321,6 +1321,7 @@ def _run_workers(
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     processes = {}  # chain name -> its process now
     errors = {}
+    stopping = threading.Event()  # no chain starts another process
 
     def chain(name, sink, per_process, env):
         def started(process):
@@ -1332,7 +1333,9 @@ def _run_workers(
                 run_eagerly, env={**common, **env}, on_start=started,
                 # A worker cannot tell whether trials are left: the trials
                 # ended so far can.
-                more_trials=lambda: relay.done < settings.max_trials,
+                more_trials=lambda: (
+                    not stopping.is_set() and relay.done < settings.max_trials
+                ),
             )  # fmt: skip
         except BaseException as e:  # noqa: BLE001 - raised by the caller
             errors[name] = e
@@ -1390,6 +1393,7 @@ def _run_workers(
             # The chief ended the search (every trial ended, every worker that
             # asked was told to stop): a worker still there has not asked
             # yet, and nothing to do.
+            stopping.set()
             for name, t in chains.items():
                 while t.is_alive():  # (its chain may be starting a process)
                     processes[name].kill()
@@ -1403,8 +1407,15 @@ def _run_workers(
                 processes["chief"].send_signal(_STOP_SERVING)
         chief.join()
     except BaseException:
-        # Ctrl-C (the processes had it too) or the chief failed: stop the
-        # rest, each saving what it has, as after a Ctrl-C.
+        # Ctrl-C or the chief failed: stop the rest, each saving what it has.
+        # A Ctrl-C in a terminal reached every process: a moment to exit on
+        # it first, then the signal for those it did not reach.
+        stopping.set()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(
+            p.poll() is None for p in list(processes.values())
+        ):
+            time.sleep(0.1)
         for process in list(processes.values()):
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
