@@ -83,7 +83,9 @@ median best-so-far with the min-max range shaded (`.png`, needs matplotlib).
 
 import argparse
 import contextlib
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -320,18 +322,64 @@ def _pad(curve, length):
     return list(curve) + [curve[-1] if curve else 0.0] * (length - len(curve))
 
 
-def summarize(runs, max_trials):
-    """Per-strategy statistics over seeds of the best-so-far curves.
+def rank_test(values, reference):
+    """How often `values` beat `reference` (two samples, e.g. one value per
+    seed): the pairs (one of each) where the first is higher (ties count
+    half), of all pairs, and the one-sided p-value of that count under
+    exchangeability (Mann-Whitney): exact over every split of the pooled
+    values when there are at most 20,000 splits, else from 20,000 random
+    permutations (fixed seed)."""
+    a, b = np.asarray(values, float), np.asarray(reference, float)
+
+    def above(x, y):
+        return float(
+            (x[:, None] > y[None, :]).sum() + 0.5 * (x[:, None] == y[None, :]).sum()
+        )
+
+    observed = above(a, b)
+    pooled = np.concatenate([a, b])
+    n = len(a)
+    if math.comb(len(pooled), n) <= 20000:
+        splits = (list(c) for c in itertools.combinations(range(len(pooled)), n))
+    else:
+        rng = np.random.default_rng(0)
+        splits = (rng.permutation(len(pooled))[:n] for _ in range(20000))
+    counts = []
+    for chosen in splits:
+        mask = np.zeros(len(pooled), bool)
+        mask[chosen] = True
+        counts.append(above(pooled[mask], pooled[~mask]))
+    return {
+        "pairs_above": observed,
+        "pairs": len(a) * len(b),
+        "p_one_sided": round(float(np.mean(np.asarray(counts) >= observed - 1e-9)), 4),
+    }
+
+
+def _mean_scores(record, start):
+    scores = [s for s in record["scores"][start:] if s is not None]
+    return round(float(np.mean(scores)), 4) if scores else None
+
+
+def summarize(runs, max_trials, population_size=0):
+    """Per-strategy statistics over seeds of the best-so-far curves and of
+    the children's scores, and each strategy against random search.
 
     Args:
         runs: strategy -> seed (str) -> the record of `run_search`.
         max_trials: the budget.
+        population_size: evolution's P: "after the population" means the
+            trials after the first P, for every strategy alike.
 
     Returns:
-        strategy -> {"trials", "median", "min", "max", "q25", "q75",
-        "final_median_best", "trials_to_reach_reference",
-        "seeds_trials_to_reach_reference"}, plus "reference" -> the
-        reference level (random search's final median best) or None.
+        {"reference_level": random search's final median best or None,
+        "strategies": strategy -> {"trials", "median", "min", "max", "q25",
+        "q75", "final_median_best", "trials_to_reach_reference",
+        "seeds_trials_to_reach_reference", "final_best_per_seed",
+        "mean_child_per_seed", "mean_child_after_population_per_seed"},
+        "versus_reference": strategy -> {"final_best",
+        "mean_child_after_population"}: `rank_test` of its seeds' values
+        against random search's}.
     """
     curves = {
         strategy: np.array(
@@ -367,6 +415,26 @@ def summarize(runs, max_trials):
             # Of the median curve; None: never reached within the budget.
             "trials_to_reach_reference": first_reach(median),
             "seeds_trials_to_reach_reference": [first_reach(row) for row in c],
+            "final_best_per_seed": [round(float(v), 4) for v in c[:, -1]],
+            "mean_child_per_seed": [
+                _mean_scores(r, 0) for r in runs[strategy].values()
+            ],
+            "mean_child_after_population_per_seed": [
+                _mean_scores(r, population_size) for r in runs[strategy].values()
+            ],
+        }
+    stats = out["strategies"]
+    if REFERENCE in stats:
+        out["versus_reference"] = {
+            strategy: {
+                key: rank_test(
+                    [v for v in stats[strategy][key + "_per_seed"] if v is not None],
+                    [v for v in stats[REFERENCE][key + "_per_seed"] if v is not None],
+                )
+                for key in ("final_best", "mean_child_after_population")
+            }
+            for strategy in stats
+            if strategy != REFERENCE
         }
     return out
 
@@ -419,6 +487,25 @@ def markdown(report):
             + f" | {'not reached' if reach is None else reach} "
             f"(per seed: {st['seeds_trials_to_reach_reference']}) |"
         )
+    population = report["settings"]["population_size"]
+    versus = summary.get("versus_reference", {})
+    if versus:
+        lines += [
+            "",
+            f"Against random search, seed by seed: the pairs (one seed of each) "
+            f"where the strategy's value is higher (ties count half), and the "
+            f"one-sided rank-test p-value. Mean child after the population: "
+            f"trials {population + 1}-{max_trials}.",
+            "",
+            "| strategy | final best | mean child after the population |",
+            "|---|---|---|",
+        ]
+        for strategy, tests in versus.items():
+            cells = [
+                f"{t['pairs_above']:g} of {t['pairs']} (p = {t['p_one_sided']:.3f})"
+                for t in (tests["final_best"], tests["mean_child_after_population"])
+            ]
+            lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     ref = summary["reference_level"]
     lines += [
         "",
@@ -595,7 +682,9 @@ def main(argv=None):
     def finish(complete):
         report["runs"] = runs
         report["complete"] = complete
-        report["summary"] = summarize(runs, settings["max_trials"])
+        report["summary"] = summarize(
+            runs, settings["max_trials"], settings["population_size"]
+        )
         report["targets"] = targets(report["summary"], settings["max_trials"])
         # A partial report is written but not printed: stdout gets one line.
         with open(os.devnull, "w") as devnull:

@@ -157,6 +157,11 @@ def test_search_quality(run_benchmark_in_process, tmp_path):
         )
         reach = stats["trials_to_reach_reference"]
         assert reach is None or 1 <= reach <= 2
+    # Each strategy against random search, seed by seed (one seed: one pair).
+    versus = summary["versus_reference"]["evolution"]
+    for test in versus.values():
+        assert test["pairs"] == 1 and test["pairs_above"] in (0.0, 0.5, 1.0)
+        assert 0 < test["p_one_sided"] <= 1
     # Random search reaches its own final median by its last trial.
     assert summary["strategies"]["random"]["trials_to_reach_reference"] is not None
     assert set(report["targets"]) == {

@@ -99,3 +99,18 @@ def test_proxy_fidelity_choice_rules(monkeypatch, interval, expected):
     }
     assert proxy_fidelity.choose(summary, interval=interval) == expected
     assert proxy_fidelity.choose(summary, 0.95, interval=interval) is None
+
+
+def test_search_quality_rank_test_counts_pairs_and_permutations(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import search_quality
+
+    # Every pair above: the most extreme of the C(6, 3) = 20 splits.
+    test = search_quality.rank_test([3.0, 4.0, 5.0], [0.0, 1.0, 2.0])
+    assert test == {"pairs_above": 9.0, "pairs": 9, "p_one_sided": 0.05}
+    # Ties count half; the same samples: nothing to tell them apart.
+    test = search_quality.rank_test([1.0, 2.0], [1.0, 2.0])
+    assert test["pairs_above"] == 2.0 and test["p_one_sided"] > 0.5
+    # Too many splits to count: random permutations, still near 0 here.
+    test = search_quality.rank_test(list(range(20, 40)), list(range(20)))
+    assert test["pairs_above"] == 400.0 and test["p_one_sided"] < 0.001
