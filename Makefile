@@ -21,7 +21,10 @@ check: setup lint
 # CPU (its measured time, from a fresh clone, is in
 # benchmarks/results/readme_commands.json): a real aging-evolution search of
 # NASNet cells on a small proxy (N=1, F=8, one epoch of 4,000 images, scored on
-# 1,000 held-out images), then the final training: the best cell enlarged to
+# 1,000 held-out images), 20 trials, two at a time in two worker processes
+# (a trial's build and trace leave the second core idle: 1.57x the trials a
+# minute, benchmarks/results/search_workers_cpu_make_search.json), then the
+# final training: the best cell enlarged to
 # N=2, F=12, trained from scratch beside NASNet-A trained identically, both
 # tested on the test split, side by side; then the cell diagrams and the
 # search report (with the final training). A rerun continues: `search
@@ -29,7 +32,7 @@ check: setup lint
 # and `final` trains only what is missing.
 search: setup
 	$(VENV)/bin/keras-nasnet search --dataset fashion_mnist --strategy evolution \
-	  --max-trials 15 --population-size 6 --sample-size 3 \
+	  --max-trials 20 --population-size 6 --sample-size 3 --workers 2 \
 	  --cells-per-stack 1 --filters 8 --epochs 1 \
 	  --train-images 4000 --validation-images 1000 \
 	  --directory $(SEARCH_DIR) $(if $(wildcard $(SEARCH_DIR)/search.json),--resume)
