@@ -84,5 +84,7 @@ def test_the_search_workers_benchmark_runs_the_command(tmp_path):
     assert report["search_flags"][-len(TINY) :] == TINY
     record = report["results"]["1"]
     assert record["trials"] == 1 and record["speedup_wall"] == 1.0
+    # One trial: no interval between trial ends to time.
+    assert record["trial_interval_s"] is None and record["speedup_interval"] is None
     assert record["wall_s"] > record["last_trial_at_s"] >= 0
     assert 0 <= record["best_score"] <= 1
