@@ -1254,7 +1254,8 @@ class _WorkersRelay:
     """Passes on the events of a chief and its workers as those of one
     search: the chief's begin (with the count of workers) and end, the
     workers' epochs and trial ends (counted, since a worker cannot count the
-    search's ended trials); one event at a time."""
+    search's ended trials); one event at a time. Keeps each trial's phases
+    for `_record_phases`."""
 
     def __init__(self, callback, workers):
         self.callback = callback
@@ -1262,6 +1263,7 @@ class _WorkersRelay:
         self.begun = threading.Event()
         self._lock = threading.Lock()
         self.done = 0
+        self.phases = {}  # trial id -> the phases its worker timed
 
     def chief(self):
         relay = self
@@ -1291,6 +1293,8 @@ class _WorkersRelay:
 
             def on_trial_end(self, event):
                 with relay._lock:
+                    if event.phases:
+                        relay.phases[event.trial_id] = event.phases
                     relay.done = min(relay.done + 1, event.max_trials)
                     relay.callback.dispatch(dataclasses.replace(event, done=relay.done))
 
@@ -1310,9 +1314,10 @@ def _run_workers(
     """Runs the search in keras-tuner's chief/worker mode on this machine: a
     chief process serving the oracle on a free local port, then `workers`
     chains of worker processes; forwards their events to `callback` as one
-    search's (`_WorkersRelay`); raises the first error (after every process
-    has ended: the others finish their trials, the search resumes from
-    there)."""
+    search's (`_WorkersRelay`), and writes the phases each worker timed
+    into its trials' files (`_record_phases`); raises the first error (after
+    every process has ended: the others finish their trials, the search
+    resumes from there)."""
     relay = _WorkersRelay(callback, workers)
     common = {
         "KERASTUNER_ORACLE_IP": "127.0.0.1",
@@ -1359,76 +1364,108 @@ def _run_workers(
         },
     )
     chains = {}
-    try:
-        # Workers wait for the chief's server; one that fails first would
-        # leave them waiting for ever.
-        while not relay.begun.wait(0.1):
-            if not chief.is_alive():
-                raise errors.pop("chief", None) or RuntimeError(
-                    "the search's chief process ended before the search began"
+
+    def serve_and_work():
+        # Waits for the chief's begin, starts the workers, waits for them,
+        # stops the chief; on any error stops them all.
+        try:
+            # Workers wait for the chief's server; one that fails first would
+            # leave them waiting for ever.
+            while not relay.begun.wait(0.1):
+                if not chief.is_alive():
+                    raise errors.pop("chief", None) or RuntimeError(
+                        "the search's chief process ended before the search began"
+                    )
+            # The workers share this machine's cores and GPU: threads split
+            # among them, and no worker takes a GPU's memory up front (JAX's
+            # default is 75% of it, TensorFlow's all). What the user set wins.
+            shared = {
+                "TF_NUM_INTRAOP_THREADS": threads,
+                "TF_NUM_INTEROP_THREADS": threads,
+                "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{1 / (workers + 0.5):.3f}",
+            }
+            shared = {k: v for k, v in shared.items() if k not in os.environ}
+            for i in range(workers):
+                env = {"KERASTUNER_TUNER_ID": f"tuner{i}", **shared}
+                chains[f"tuner{i}"] = start(
+                    f"tuner{i}", relay.worker(), trials_per_process, env
                 )
-        # The workers share this machine's cores and GPU: threads split
-        # among them, and no worker takes a GPU's memory up front (JAX's
-        # default is 75% of it, TensorFlow's all). What the user set wins.
-        shared = {
-            "TF_NUM_INTRAOP_THREADS": threads,
-            "TF_NUM_INTEROP_THREADS": threads,
-            "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-            "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-            "XLA_PYTHON_CLIENT_MEM_FRACTION": f"{1 / (workers + 0.5):.3f}",
-        }
-        shared = {k: v for k, v in shared.items() if k not in os.environ}
-        for i in range(workers):
-            env = {"KERASTUNER_TUNER_ID": f"tuner{i}", **shared}
-            chains[f"tuner{i}"] = start(
-                f"tuner{i}", relay.worker(), trials_per_process, env
-            )
-        while any(t.is_alive() for t in chains.values()):
-            for t in chains.values():
-                t.join(0.1)
-            if chief.is_alive():
-                continue
-            if "chief" in errors:
-                raise errors.pop("chief")
-            # The chief ended the search (every trial ended, every worker that
-            # asked was told to stop): a worker still there has not asked
-            # yet, and nothing to do.
-            stopping.set()
-            for name, t in chains.items():
-                while t.is_alive():  # (its chain may be starting a process)
-                    processes[name].kill()
-                    t.join(0.5)
-                errors.pop(name, None)
-        # Every worker has exited, so every trial has ended (a worker's last
-        # end_trial returns once the chief saved it); keras-tuner's chief
-        # would notice only within 20 s.
-        if chief.is_alive() and _STOP_SERVING is not None:
-            with contextlib.suppress(ProcessLookupError):
-                processes["chief"].send_signal(_STOP_SERVING)
-        chief.join()
-    except BaseException:
-        # Ctrl-C or the chief failed: stop the rest, each saving what it has.
-        # A Ctrl-C in a terminal reached every process: a moment to exit on
-        # it first, then the signal for those it did not reach.
-        stopping.set()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(
-            p.poll() is None for p in list(processes.values())
-        ):
-            time.sleep(0.1)
-        for process in list(processes.values()):
-            if process.poll() is None:
+            while any(t.is_alive() for t in chains.values()):
+                for t in chains.values():
+                    t.join(0.1)
+                if chief.is_alive():
+                    continue
+                if "chief" in errors:
+                    raise errors.pop("chief")
+                # The chief ended the search (every trial ended, every worker that
+                # asked was told to stop): a worker still there has not asked
+                # yet, and nothing to do.
+                stopping.set()
+                for name, t in chains.items():
+                    while t.is_alive():  # (its chain may be starting a process)
+                        processes[name].kill()
+                        t.join(0.5)
+                    errors.pop(name, None)
+            # Every worker has exited, so every trial has ended (a worker's last
+            # end_trial returns once the chief saved it); keras-tuner's chief
+            # would notice only within 20 s.
+            if chief.is_alive() and _STOP_SERVING is not None:
                 with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGINT)
-        for t in [chief, *chains.values()]:
-            t.join(60)
-        for process in list(processes.values()):
-            if process.poll() is None:
-                process.kill()
-        raise
-    for name in ("chief", *chains):
-        if name in errors:
-            raise errors[name]
+                    processes["chief"].send_signal(_STOP_SERVING)
+            chief.join()
+        except BaseException:
+            # Ctrl-C or the chief failed: stop the rest, each saving what it has.
+            # A Ctrl-C in a terminal reached every process: a moment to exit on
+            # it first, then the signal for those it did not reach.
+            stopping.set()
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and any(
+                p.poll() is None for p in list(processes.values())
+            ):
+                time.sleep(0.1)
+            for process in list(processes.values()):
+                if process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.send_signal(signal.SIGINT)
+            for t in [chief, *chains.values()]:
+                t.join(60)
+            for process in list(processes.values()):
+                if process.poll() is None:
+                    process.kill()
+            raise
+        for name in ("chief", *chains):
+            if name in errors:
+                raise errors[name]
+
+    try:
+        serve_and_work()
+    finally:
+        _record_phases(directory, relay.phases)
+
+
+def _record_phases(directory, phases):
+    """Writes the phases the workers timed (`TrialEnd.phases`) into their
+    trials' `trial.json`, as `tuner_plugins.phases` does in one process (a
+    worker cannot: its trials' metrics live on the chief). Called once every
+    process has ended, so nothing else writes these files."""
+    from keras_nasnet._phases import metric_name
+
+    for trial_id, by_phase in phases.items():
+        path = os.path.join(directory, f"trial_{trial_id}", "trial.json")
+        try:
+            with open(path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            continue
+        metrics = state.setdefault("metrics", {}).setdefault("metrics", {})
+        for phase, seconds in by_phase.items():
+            metrics[metric_name(phase)] = {
+                "direction": "min",
+                "observations": [{"value": [round(float(seconds), 4)], "step": 0}],
+            }
+        _atomic.write_json(path, state)
 
 
 def _child_main(argv):

@@ -53,6 +53,15 @@ def test_a_search_in_two_workers_reads_as_one_search(tmp_path):
     assert f"(trial {best[0]}), 3/3 trials done" in out
     assert "[search] best genotype" in out
     assert "Reloading Tuner" not in out  # keras-tuner's, on each resume
+    # Each trial's phases, timed by its worker, are in its trial.json (as
+    # with one process), where the report reads them.
+    from keras_nasnet import _phases, report
+
+    records = report.load_search(str(directory)).records
+    assert len(records) == 3
+    for record in records:
+        assert set(record.seconds) == set(_phases.PHASES)
+        assert record.seconds["total"] >= record.seconds["trace"] > 0
 
     # benchmarks/search_workers.py reads these lines.
     sys.path.insert(0, BENCHMARKS)
