@@ -328,8 +328,10 @@ def rank_test(values, reference):
     half), of all pairs, and the one-sided p-value of that count under
     exchangeability (Mann-Whitney): exact over every split of the pooled
     values when there are at most 20,000 splits, else from 20,000 random
-    permutations (fixed seed)."""
+    permutations (fixed seed). No p-value (None) when a sample is empty."""
     a, b = np.asarray(values, float), np.asarray(reference, float)
+    if not len(a) or not len(b):  # nothing to compare (no trials after P)
+        return {"pairs_above": 0.0, "pairs": 0, "p_one_sided": None}
 
     def above(x, y):
         return float(
@@ -503,6 +505,8 @@ def markdown(report):
         for strategy, tests in versus.items():
             cells = [
                 f"{t['pairs_above']:g} of {t['pairs']} (p = {t['p_one_sided']:.3f})"
+                if t["p_one_sided"] is not None
+                else "n/a"
                 for t in (tests["final_best"], tests["mean_child_after_population"])
             ]
             lines.append(f"| {strategy} | " + " | ".join(cells) + " |")

@@ -157,11 +157,18 @@ def test_search_quality(run_benchmark_in_process, tmp_path):
         )
         reach = stats["trials_to_reach_reference"]
         assert reach is None or 1 <= reach <= 2
-    # Each strategy against random search, seed by seed (one seed: one pair).
+    # Each strategy against random search, seed by seed (one seed: one pair;
+    # no trial after evolution's population of 2: nothing to compare).
     versus = summary["versus_reference"]["evolution"]
-    for test in versus.values():
-        assert test["pairs"] == 1 and test["pairs_above"] in (0.0, 0.5, 1.0)
-        assert 0 < test["p_one_sided"] <= 1
+    final = versus["final_best"]
+    assert final["pairs"] == 1 and final["pairs_above"] in (0.0, 0.5, 1.0)
+    assert 0 < final["p_one_sided"] <= 1
+    assert versus["mean_child_after_population"] == {
+        "pairs_above": 0.0,
+        "pairs": 0,
+        "p_one_sided": None,
+    }
+    assert "| evolution | " in (tmp_path / "search_quality.md").read_text()
     # Random search reaches its own final median by its last trial.
     assert summary["strategies"]["random"]["trials_to_reach_reference"] is not None
     assert set(report["targets"]) == {

@@ -111,6 +111,8 @@ def test_search_quality_rank_test_counts_pairs_and_permutations(monkeypatch):
     # Ties count half; the same samples: nothing to tell them apart.
     test = search_quality.rank_test([1.0, 2.0], [1.0, 2.0])
     assert test["pairs_above"] == 2.0 and test["p_one_sided"] > 0.5
+    # An empty side: no test.
+    assert search_quality.rank_test([], [1.0])["p_one_sided"] is None
     # Too many splits to count: random permutations, still near 0 here.
     test = search_quality.rank_test(list(range(20, 40)), list(range(20)))
     assert test["pairs_above"] == 400.0 and test["p_one_sided"] < 0.001
