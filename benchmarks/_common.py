@@ -145,5 +145,22 @@ def child_env(**variables):
     }
 
 
+# The line a benchmark's child process prints its result on (JSON after it).
+RESULT = "RESULT "
+
+
+def print_result(obj):
+    """Prints `obj` for the parent process (`result_of`)."""
+    print(RESULT + json.dumps(obj), flush=True)
+
+
+def result_of(stdout):
+    """What a child printed with `print_result` in `stdout`, or None."""
+    for line in stdout.splitlines():
+        if line.startswith(RESULT):
+            return json.loads(line[len(RESULT) :])
+    return None
+
+
 def default_output(name):
     return os.path.join(RESULTS_DIR, f"{name}.json")

@@ -249,9 +249,9 @@ def run_isolated(payload, timeout=3600):
         text=True,
         timeout=timeout,
     )
-    for line in completed.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
+    result = _common.result_of(completed.stdout)
+    if result is not None:
+        return result
     raise RuntimeError(
         f"child training failed (exit {completed.returncode}): "
         f"{completed.stderr[-3000:]}"
@@ -259,4 +259,4 @@ def run_isolated(payload, timeout=3600):
 
 
 if __name__ == "__main__":
-    print("RESULT " + json.dumps(run_payload(json.loads(sys.argv[1]))), flush=True)
+    _common.print_result(run_payload(json.loads(sys.argv[1])))

@@ -297,9 +297,11 @@ def run_search_isolated(strategy, settings, data_dir, seed):
         text=True,
     )
     for line in completed.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-        print(line, file=sys.stderr)
+        if not line.startswith(_common.RESULT):
+            print(line, file=sys.stderr)
+    record = _common.result_of(completed.stdout)
+    if record is not None:
+        return record
     raise RuntimeError(
         f"the {strategy} search of seed {seed} failed in its own process "
         f"(exit status {completed.returncode}; its error is above). The "
@@ -314,7 +316,7 @@ def _one_search(payload):
     settings = payload["settings"]
     splits = load_data(settings, payload["data_dir"])
     record = run_search(payload["strategy"], settings, splits, payload["seed"])
-    print("RESULT " + json.dumps(record), flush=True)
+    _common.print_result(record)
 
 
 def _pad(curve, length):

@@ -45,7 +45,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,17 +57,13 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import _common  # noqa: E402
 import search_quality  # noqa: E402
 
+from keras_nasnet import workflow  # noqa: E402
+
 # Seconds the chief gets to exit on its own once the workers have (see
 # `run_workers`).
 CHIEF_GRACE_S = 2.0
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "_search_worker.py")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _forwarded_flags(args):
@@ -167,7 +162,7 @@ def _wait(process, tuner_id, deadline, timeout, directory):
 
 def run_workers(args, workers, on_gpu, directory):
     """One distributed search with `workers` workers; returns its record."""
-    port = free_port()
+    port = workflow._free_port()
     log = os.path.join(directory, "trials.jsonl")
     flags = _forwarded_flags(args) + [
         "--directory",

@@ -10,13 +10,13 @@ instead of hanging CI.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from keras_nasnet import workflow
 from tuner_plugins.strategy import strategy_names
 
 # Slow: left out of `make check` (`pytest -m "not slow"`).
@@ -27,12 +27,6 @@ WORKER = os.path.join(HERE, "distributed_worker.py")
 REPO = os.path.dirname(HERE)
 MAX_TRIALS = 24
 TIMEOUT_S = 240
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(tmp_path, strategy, tuner_id, port, **extra_env):
@@ -109,7 +103,7 @@ def wait_all(tmp_path, processes, names, deadline):
 def run_with_both_workers(tmp_path, strategy, **env):
     """A chief and two workers; each worker holds its first trial until both
     hold one, so both take part however loaded the machine is."""
-    port = free_port()
+    port = workflow._free_port()
     sync = tmp_path / "sync"
     sync.mkdir()
     env = {"DISTRIBUTED_SYNC_DIR": str(sync), "DISTRIBUTED_HOLD_TRIAL": "1", **env}
@@ -186,7 +180,7 @@ def test_a_worker_killed_mid_trial_loses_nothing(tmp_path):
     # takes the trial back after 4 s of silence; only then does tuner1 join:
     # it runs that trial and the rest, and the chief exits once the search is
     # over.
-    port = free_port()
+    port = workflow._free_port()
     sync = tmp_path / "sync"
     sync.mkdir()
     holding = sync / "tuner0.holding"
