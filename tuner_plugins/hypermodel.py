@@ -48,6 +48,7 @@ from keras_nasnet._validation import fail as _fail
 from keras_nasnet._validation import is_int as _is_int
 from keras_nasnet._validation import is_real as _is_real
 from keras_nasnet.callbacks import DropPathScheduler
+from keras_nasnet.data import feeding
 from keras_nasnet.space import decisions
 from keras_nasnet.space import ops as ops_lib
 
@@ -490,7 +491,9 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         resumes mid-curve), creates the training state before the first step
         (`keras_nasnet.training.build_training_state`: the step is traced
         once, not twice), and adds the drop-path schedule and a divergence
-        check to the callbacks. A model the tuner compiled again with its own
+        check to the callbacks. On TensorFlow, numpy arrays are batched by
+        `keras_nasnet.data.feeding.as_datasets` (Keras's own pipeline for
+        them made `fit` return seconds late on busy cores). A model the tuner compiled again with its own
         `optimizer`, `loss` or `metrics` (keras-tuner's overrides) is trained
         as the tuner compiled it.
 
@@ -552,5 +555,8 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         callbacks = list(kwargs.pop("callbacks", None) or [])
         callbacks.append(DropPathScheduler())
         callbacks.append(_FailOnNonFiniteLoss(recipe.learning_rate))
+        # Arrays: batched without tf.data's autotuning, whose thread made
+        # `fit` return seconds late on busy cores.
+        args, kwargs = feeding.as_datasets(args, kwargs)
         with training.unread_cells_explained(model):
             return model.fit(*args, callbacks=callbacks, **kwargs)
