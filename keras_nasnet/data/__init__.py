@@ -15,6 +15,7 @@ from keras_nasnet.data.errors import (
     MissingPackageError,
     UnknownDatasetError,
 )
+from keras_nasnet.data.feeding import array_dataset
 from keras_nasnet.data.idx import read_idx, write_idx
 from keras_nasnet.data.loaders import (
     FASHION_MNIST_CLASSES,
@@ -36,6 +37,7 @@ __all__ = [
     "RandomPadCrop",
     "Splits",
     "UnknownDatasetError",
+    "array_dataset",
     "augmentation",
     "find_idx_files",
     "load",

@@ -156,16 +156,16 @@ def _check_batch_size(batch_size):
 
 
 def _to_datasets(splits, batch_size, seed):
-    """Replaces each `(x, y)` split by a batched `tf.data.Dataset`."""
-    import tensorflow as tf
+    """Replaces each `(x, y)` split by a batched `tf.data.Dataset`
+    (`feeding.array_dataset`: no autotuning thread to wait for)."""
+    from keras_nasnet.data import feeding
 
     def dataset(split, shuffle):
         if split is None:
             return None
-        ds = tf.data.Dataset.from_tensor_slices(split)
-        if shuffle:
-            ds = ds.shuffle(len(split[0]), seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return feeding.array_dataset(
+            *split, batch_size=batch_size, shuffle=shuffle, seed=seed
+        )
 
     return type(splits)(
         **{
