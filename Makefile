@@ -23,7 +23,7 @@ check: setup lint
 # NASNet cells on a small proxy (N=1, F=8, one epoch of 4,000 images, scored on
 # 1,000 held-out images), 20 trials, two at a time in two worker processes
 # (a trial's build and trace leave the second core idle: a trial ends every
-# 22.7 s instead of 32.4 s, benchmarks/results/search_workers_cpu_make_search.json),
+# 17.7 s instead of 28.4 s, benchmarks/results/search_workers_cpu_make_search.json),
 # then the final training: the best cell enlarged to
 # N=2, F=12, trained from scratch beside NASNet-A trained identically, both
 # tested on the test split, side by side; then the cell diagrams and the

@@ -820,7 +820,7 @@ def build_parser():
         help="trials run at once, each in a worker process of its own "
         "(keras-tuner's chief/worker mode on this machine; with TensorFlow each "
         "worker gets an equal share of the cores as threads). On a 2-core CPU "
-        "2 workers run about 1.4x the trials an hour of one (default: 1)",
+        "2 workers run about 1.6x the trials an hour of one (default: 1)",
     )
     p.set_defaults(func=cmd_search)
 

@@ -954,7 +954,7 @@ def search(
             memory (JAX: `XLA_PYTHON_CLIENT_MEM_FRACTION` = 1 / (workers +
             0.5); TensorFlow: memory growth); environment variables you set
             win. On a 2-core CPU, 2 workers
-            run about 1.4x the trials an hour of one process: a trial's build
+            run about 1.6x the trials an hour of one process: a trial's build
             and trace keep one core busy in Python (`benchmarks/README.md`,
             workers). Not with `splits` or `fit_callbacks`.
 
