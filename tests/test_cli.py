@@ -227,6 +227,24 @@ def test_show_and_report_reflect_the_search(evolution_search, tmp_path, capsys):
     html = (tmp_path / "report.html").read_text()
     assert best_id in html
     assert "parameters" in html.lower()
+    # The best trial's parameters, counted without building it, are those
+    # of the model the search built.
+    import keras
+
+    from keras_nasnet.models import NASNet
+    from keras_nasnet.space import decisions
+
+    settings = workflow.read_settings(evolution_search)
+    model = NASNet(
+        decisions.decode(_trial_values(evolution_search)[best_id]),
+        cells_per_stack=settings.cells_per_stack,
+        filters=settings.filters,
+        input_shape=settings.input_shape,
+        num_classes=settings.num_classes,
+    )
+    assert f"{model.count_params():,}" in html
+    del model
+    keras.backend.clear_session()
 
 
 def _bad_inputs(root):
