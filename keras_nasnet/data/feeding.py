@@ -6,9 +6,10 @@ autotuning thread. When `fit` (or `evaluate`) ends, the pipeline's iterator
 is deleted, and the deletion waits for that thread, which sleeps for its
 optimisation period (seconds, growing with the run). On idle cores this
 costs nothing; with the cores busy (two search workers of one thread each,
-or TensorFlow's own threads) `fit` returned up to 19 s after its last
-callback, in 5 of 8 trials of a two-worker search (see
-`benchmarks/results/fit_return_stall.json`).
+or TensorFlow's own threads) `fit` returned 16-19 s after its last
+callback in 5 of 6 fits of the make-search child beside a busy core
+(`benchmarks/results/fit_return_stall.json`), and 8 of the 20 trials of a
+two-worker `make search` lost that much.
 
 `array_dataset` builds what Keras builds from arrays (the whole set
 reshuffled at each epoch, consecutive batches, the last one partial) with
