@@ -1014,7 +1014,7 @@ def build_parser():
     p.add_argument(
         "--no-params",
         action="store_true",
-        help="skip the parameter counts (they build each model)",
+        help="skip the parameter counts of the top trials",
     )
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_report)
