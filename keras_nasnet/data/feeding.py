@@ -6,10 +6,10 @@ autotuning thread. When `fit` (or `evaluate`) ends, the pipeline's iterator
 is deleted, and the deletion waits for that thread, which sleeps for its
 optimisation period (seconds, growing with the run). On idle cores this
 costs nothing; with the cores busy (two search workers of one thread each,
-or TensorFlow's own threads) `fit` returned 16-19 s after its last
-callback in 5 of 6 fits of the make-search child beside a busy core
-(`benchmarks/results/fit_return_stall.json`), and 8 of the 20 trials of a
-two-worker `make search` lost that much.
+or TensorFlow's own threads) `fit` returned 1.6-19.7 s after its last
+callback in each of 6 fits of the make-search child beside a busy core
+(18-20 s in four; `benchmarks/results/fit_return_stall.json`), and 8 of the
+20 trials of a two-worker `make search` lost 15-19 s.
 
 `array_dataset` builds what Keras builds from arrays (the whole set
 reshuffled at each epoch, consecutive batches, the last one partial) with
