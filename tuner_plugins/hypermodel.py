@@ -493,9 +493,9 @@ class NASNetHyperModel(keras_tuner.HyperModel):
         once, not twice), and adds the drop-path schedule and a divergence
         check to the callbacks. On TensorFlow, numpy arrays are batched by
         `keras_nasnet.data.feeding.as_datasets` (Keras's own pipeline for
-        them made `fit` return seconds late on busy cores). A model the tuner compiled again with its own
-        `optimizer`, `loss` or `metrics` (keras-tuner's overrides) is trained
-        as the tuner compiled it.
+        them made `fit` return seconds late on busy cores). A model the tuner
+        compiled again with its own `optimizer`, `loss` or `metrics`
+        (keras-tuner's overrides) is trained as the tuner compiled it.
 
         Args:
             hp: the trial's `keras_tuner.HyperParameters`.
