@@ -525,7 +525,7 @@ def _param_counter(settings):
             genotype,
             settings.cells_per_stack,
             filters=settings.filters,
-            input_shape=tuple(settings.input_shape),
+            input_shape=settings.input_shape,
             num_classes=settings.num_classes,
         )
 
