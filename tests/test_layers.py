@@ -160,13 +160,15 @@ def test_fused_batch_normalization_matches_keras():
         (plain.moving_variance.numpy() - 0.9) * n / (n - 1),
         rtol=1e-4,
     )
-    # At inference both use the moving averages: the same function.
+    # At inference both use the moving averages: the same function (on
+    # TensorFlow the fused op's, up to float32 rounding).
     for bn in (fused, plain):
         bn.moving_variance.assign(np.full(6, 2.0, "float32"))
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(fused(x)),
         keras.ops.convert_to_numpy(plain(x)),
-        rtol=1e-6,
+        rtol=1e-5,
+        atol=1e-6,
     )
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -185,6 +187,68 @@ def test_fused_batch_normalization_matches_keras():
     assert (
         layers.FusedBatchNormalization.from_config(fused.get_config()).momentum == 0.9
     )
+
+
+def _inference_batch_norms(moving_variance, dtype="float32"):
+    x = np.random.default_rng(4).normal(2.0, 3.0, (4, 5, 5, 6)).astype(dtype)
+    fused = layers.FusedBatchNormalization(epsilon=1e-3, dtype=dtype)
+    plain = keras.layers.BatchNormalization(epsilon=1e-3, dtype=dtype)
+    for bn in (fused, plain):
+        bn.build(x.shape)
+        bn.gamma.assign(np.linspace(0.5, 1.5, 6).astype("float32"))
+        bn.beta.assign(np.linspace(-1.0, 1.0, 6).astype("float32"))
+        bn.moving_mean.assign(np.linspace(1.0, 3.0, 6).astype("float32"))
+        bn.moving_variance.assign(moving_variance)
+    return x, fused, plain
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the fused op is TensorFlow's"
+)
+def test_fused_batch_normalization_at_inference_is_one_op_with_keras_gradients():
+    import tensorflow as tf
+
+    variance = np.linspace(0.5, 4.0, 6).astype("float32")
+    x, fused, plain = _inference_batch_norms(variance)
+    # One op instead of Keras's rsqrt, multiplies and adds.
+    graph = tf.function(lambda t: fused(t, training=False)).get_concrete_function(
+        tf.TensorSpec((None, 5, 5, 6), "float32")
+    )
+    types = [op.type for op in graph.graph.get_operations()]
+    assert types.count("FusedBatchNormV3") == 1 and "Rsqrt" not in types
+    # Inference, and a frozen layer in training (Keras normalizes it by the
+    # moving averages too): the same outputs and gradients as Keras's layer,
+    # and neither touches the moving averages.
+    for training, trainable in ((False, True), (True, False)):
+        grads, outputs = [], []
+        for bn in (fused, plain):
+            bn.trainable = trainable
+            inputs = tf.constant(x)
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                y = bn(inputs, training=training)
+                loss = tf.reduce_sum(y**3)
+            outputs.append(y.numpy())
+            grads.append(
+                [g.numpy() for g in tape.gradient(loss, [inputs, bn.gamma, bn.beta])]
+            )
+        np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
+        for a, b in zip(*grads, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+        np.testing.assert_array_equal(fused.moving_variance.numpy(), variance)
+
+
+def test_fused_batch_normalization_keeps_float64_in_float64():
+    # The fused op takes at most float32: a float64 layer is Keras's.
+    x, fused, plain = _inference_batch_norms(np.full(6, 2.0), dtype="float64")
+    for training in (False, True):
+        y = fused(x, training=training)
+        assert keras.backend.standardize_dtype(y.dtype) == "float64"
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(y),
+            keras.ops.convert_to_numpy(plain(x, training=training)),
+            rtol=1e-12,
+        )
 
 
 def test_factorized_reduction_paths_match_numpy():
