@@ -31,6 +31,7 @@ from keras_nasnet.data import augment as augment_lib
 from keras_nasnet.data import feeding
 from keras_nasnet.layers.aux_head import AuxiliaryLossMixin
 from keras_nasnet.layers.drop_path import check_schedule as _check_schedule
+from keras_nasnet.models._steps import SingleTraceMixin
 
 _PRECISIONS = (None, "mixed_float16", "mixed_bfloat16")
 
@@ -618,7 +619,7 @@ def input_pipeline(splits, recipe, *, seed=None, training=True):
     return layers
 
 
-class _Trainer(AuxiliaryLossMixin, keras.Model):
+class _Trainer(AuxiliaryLossMixin, SingleTraceMixin, keras.Model):
     """The input pipeline followed by the network, trained as one model.
 
     A subclassed model rather than a Functional one: a `NASNet` with an

@@ -19,6 +19,7 @@ from keras_nasnet.layers.ops import (
     kernel_initializer,
     kernel_regularizer,
 )
+from keras_nasnet.models._steps import SingleTraceMixin
 from keras_nasnet.space import CONCAT, Genotype
 
 STEMS = ("cifar", "imagenet")
@@ -114,7 +115,7 @@ def _check_fraction(value, name, low_open):
 
 
 @keras.saving.register_keras_serializable(package="keras_nasnet")
-class NASNet(AuxiliaryLossMixin, keras.Model):
+class NASNet(AuxiliaryLossMixin, SingleTraceMixin, keras.Model):
     """A NASNet/AmoebaNet image classifier for any genotype.
 
     Macro structure ("N@P": N normal cells per stack, P channels at the
