@@ -460,7 +460,9 @@ def build_training_state(model, input_shape=None):
     training step, and a `tf.function` that creates variables is traced
     twice. Creating them first (as Keras itself does under a distribution
     strategy, and always on JAX) halves the cost of the first step: the
-    trace is most of a short search trial's time.
+    trace is most of a short search trial's time. For a `NASNet`, whose
+    predictions' spec is known, the compiled metrics and loss are built from
+    it, without the trace of the forward pass that Keras's pre-build makes.
 
     Does nothing for a model compiled with `run_eagerly=True` (nothing is
     traced).
@@ -480,10 +482,34 @@ def build_training_state(model, input_shape=None):
         input_shape = tuple(model.input_shape[1:])
     x = keras.KerasTensor((None, *input_shape), dtype="float32")
     y = keras.KerasTensor((None,), dtype="int32")
+    predictions = _inference_outputs(model)
+    if predictions is not None:
+        # Keras's pre-build traces the model's forward pass (1-2 s for a
+        # search child) for one thing, the predictions' spec, which builds
+        # the compiled metrics and loss; a NASNet knows it. Built, they make
+        # the pre-build skip the trace.
+        for compiled in (
+            getattr(model, "_compile_metrics", None),
+            getattr(model, "_compile_loss", None),
+        ):
+            if compiled is not None and not compiled.built:
+                compiled.build(y, predictions)
     # Keras's own pre-build (what `fit` runs under a distribution strategy):
-    # the model, the compiled loss and metrics, then the optimizer.
+    # the model, the compiled loss and metrics (unless built), then the
+    # optimizer.
     model._symbolic_build(data_batch=(x, y))
     return model
+
+
+def _inference_outputs(model):
+    """A `NASNet`'s predictions at inference as a `KerasTensor`, else None."""
+    from keras_nasnet.models import NASNet
+
+    if not isinstance(model, NASNet):
+        return None
+    # With an auxiliary head, the outputs are [logits, aux_logits] and a
+    # call at inference returns the logits alone.
+    return model.outputs[0]
 
 
 def configure_tensorflow(*, threads=None, graph_optimization=None):

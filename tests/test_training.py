@@ -226,6 +226,31 @@ def test_build_training_state_traces_the_first_step_once():
     assert traces(prebuild=True) == 1 < traces(prebuild=False)
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="TensorFlow's tracing"
+)
+def test_build_training_state_builds_a_nasnet_without_tracing_its_forward_pass():
+    recipe = dataclasses.replace(PROXY, cells_per_stack=1, filters=4, aux_weight=0.4)
+    model = training.build_model("nasnet_a", ((28, 28, 1), 10), recipe)
+    training.compile_model(model, recipe, steps_per_epoch=2)
+    forward, steps = [], []
+    call, step = model.call, model.train_step
+    model.call = lambda *a, **k: forward.append(1) or call(*a, **k)
+    model.train_step = lambda data: steps.append(1) or step(data)
+    training.build_training_state(model)
+    assert forward == [] and model.optimizer.built
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, 8)
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"}
+    assert len(steps) == 1  # nothing left to create: one trace
+    # "accuracy" resolved as Keras resolves it for integer labels and logits.
+    _, accuracy = model.evaluate(x, y, verbose=0)
+    predicted = np.argmax(model.predict(x, verbose=0), axis=-1)
+    assert accuracy == pytest.approx(np.mean(predicted == y))
+
+
 def test_configure_tensorflow_turns_the_graph_optimizer_off():
     with pytest.raises(ValueError, match="`threads`"):
         training.configure_tensorflow(threads=0)

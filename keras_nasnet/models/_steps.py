@@ -59,7 +59,7 @@ def _single_trace(model, step, keras_function):
         # Keras's step runs inside its iterator's function, under that
         # function's name scope; a model's own scope ("_name" for a class
         # `_Name`) may not be a graph's root one.
-        with tf.name_scope(step.__name__):
+        with tf.name_scope("step"):
             return model.distribute_strategy.run(step, args=(data,))
 
     traced = tf.function(
