@@ -124,9 +124,7 @@ KERAS_TUNER_STRATEGIES = ("random", "bayesian")
 
 
 def _registry():
-    # Imported when first needed: `tuner_plugins` imports keras-tuner, Keras
-    # and so the backend, whose start-up noise is dropped.
-    import_backend_quietly()
+    # The registry alone: no keras-tuner, Keras or backend.
     from tuner_plugins import strategy
 
     return strategy

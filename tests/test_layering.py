@@ -8,7 +8,9 @@
 
 and, within the workflow layer, the report needs neither Keras nor
 keras-tuner, and the workflow, progress and CLI modules import them only when
-a search or training starts (so `--help` and a chain's parent stay light).
+a search or training starts (so `--help` and a chain's parent stay light):
+a search's settings (strategies, their options, budgets) are checked with
+neither.
 TensorFlow and tensorflow-datasets are imported only inside the functions
 that need them, everywhere.
 
@@ -186,7 +188,7 @@ _CHAINS = (
     ("space", "viz", "report", "workflow and cli"),
     ("builder", "tuner_plugins"),
 )
-_IMPORT_SCRIPT = textwrap.dedent(
+_BLOCKER = textwrap.dedent(
     """
     import importlib, importlib.abc, pkgutil, sys
 
@@ -202,6 +204,10 @@ _IMPORT_SCRIPT = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, Blocker())
+    """
+)
+_IMPORT_SCRIPT = _BLOCKER + textwrap.dedent(
+    """
     for layer, modules, blocked_now in {phases!r}:
         BLOCKED[:] = blocked_now
         already = sorted(name for name in sys.modules if blocked(name))
@@ -225,8 +231,12 @@ def _import_layers(phases):
     phases = [
         (layer, list(modules), list(blocked)) for layer, modules, blocked in phases
     ]
+    return _run_blocked(_IMPORT_SCRIPT.format(phases=phases))
+
+
+def _run_blocked(script):
     return subprocess.run(
-        [sys.executable, "-c", _IMPORT_SCRIPT.format(phases=phases)],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": ROOT},
         capture_output=True,
@@ -255,6 +265,32 @@ def test_each_layer_imports_without_the_layers_above(chain):
     result = _import_layers([(layer, *_RUNTIME[layer]) for layer in chain])
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.splitlines() == [f"imported {layer}" for layer in chain]
+
+
+_SETTINGS_SCRIPT = _BLOCKER + textwrap.dedent(
+    """
+    BLOCKED[:] = {blocked!r}
+    import tuner_plugins
+    from keras_nasnet import workflow
+
+    for strategy in workflow.strategy_names():
+        workflow.SearchSettings(strategy=strategy)
+        workflow.small_search_options(strategy)
+    workflow.SearchSettings(
+        strategy="controller", max_params=10**6, max_macs=10**8,
+        objective="mnas", target_params=10**5,
+    )
+    print(tuner_plugins.Constraints(max_params=5).violations(params=6))
+    """
+)
+
+
+def test_a_search_s_settings_are_checked_without_keras_or_keras_tuner():
+    # Every strategy's name and options, budgets and a cost-aware objective:
+    # what `show`, `report` and a search's parent read, with no backend.
+    result = _run_blocked(_SETTINGS_SCRIPT.format(blocked=[*BACKENDS, *KERAS_TUNER]))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "max_params" in result.stdout
 
 
 def test_both_checks_catch_an_upward_arrow():

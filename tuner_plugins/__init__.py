@@ -19,33 +19,55 @@ space: `keras_nasnet.space.decisions` (re-exported here as `declare_cells`,
 """
 
 from keras_nasnet.space.decisions import declare_cells, decode, encode, hp_name
-from tuner_plugins import failures
-from tuner_plugins.constraints import (
-    Constraints,
-    CostModel,
-    InfeasibleSearchError,
-    InfeasibleTrialError,
-)
-from tuner_plugins.controller import ControllerStrategy
-from tuner_plugins.cost_aware import CostAwareMixin
-from tuner_plugins.evolution import EvolutionStrategy
-from tuner_plugins.failures import (
-    TooManyFailedTrialsError,
-    TrialFailureMixin,
-    failure_reason,
-)
-from tuner_plugins.hypermodel import NASNetHyperModel
-from tuner_plugins.local_search import LocalSearchStrategy
-from tuner_plugins.objectives import MnasReward, Pareto
-from tuner_plugins.oracle import NASOracle
-from tuner_plugins.strategy import (
-    STRATEGIES,
-    Strategy,
-    get_strategy_class,
-    make_strategy,
-    strategy_names,
-)
-from tuner_plugins.tuners import AgingEvolution, LocalSearch, NASTuner, RNNController
+
+# name -> the module that defines it. Imported on first access (PEP 562):
+# `tuner_plugins.strategy` (the registry) and `tuner_plugins.constraints`
+# (budgets) check a search's settings without keras-tuner, Keras or the
+# backend; the tuners, the oracle and the hypermodel import them.
+_EXPORTS = {
+    "STRATEGIES": "strategy",
+    "Strategy": "strategy",
+    "get_strategy_class": "strategy",
+    "make_strategy": "strategy",
+    "strategy_names": "strategy",
+    "Constraints": "constraints",
+    "CostModel": "constraints",
+    "InfeasibleSearchError": "constraints",
+    "InfeasibleTrialError": "cost_aware",
+    "CostAwareMixin": "cost_aware",
+    "ControllerStrategy": "controller",
+    "EvolutionStrategy": "evolution",
+    "LocalSearchStrategy": "local_search",
+    "TooManyFailedTrialsError": "failures",
+    "TrialFailureMixin": "failures",
+    "failure_reason": "failures",
+    "NASNetHyperModel": "hypermodel",
+    "MnasReward": "objectives",
+    "Pareto": "objectives",
+    "NASOracle": "oracle",
+    "AgingEvolution": "tuners",
+    "LocalSearch": "tuners",
+    "NASTuner": "tuners",
+    "RNNController": "tuners",
+}
+_SUBMODULES = ("failures",)
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "STRATEGIES",

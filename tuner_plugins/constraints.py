@@ -9,14 +9,15 @@
 - `Constraints`: `max_params`, `max_macs` (known before the build) and
   `max_latency_ms` (measured on the built child); `violations` says which
   are broken, in one line each.
-- `InfeasibleTrialError`: a `keras_tuner.errors.FailedTrialError` for a child
-  over budget; its trial ends FAILED with the reason.
 - `InfeasibleSearchError`: `NASTuner.search` stopped for want of a child
   within budget.
 
 `NASOracle` uses both to never start a child over a before-build budget
 (the strategy proposes again); `CostAwareMixin` (`tuner_plugins.cost_aware`)
-checks every budget in the tuner, for keras-tuner's own tuners too.
+checks every budget in the tuner, for keras-tuner's own tuners too, and
+fails a child over budget with its `InfeasibleTrialError`. This module
+imports neither keras-tuner nor Keras: a search's settings are checked with
+it before anything heavy is imported.
 
 Reference: Zoph et al. 2018, "Learning Transferable Architectures for
 Scalable Image Recognition" (NASNet-A mobile: under 600M mult-adds); Tan et
@@ -26,8 +27,6 @@ al. 2019, "MnasNet: Platform-Aware Neural Architecture Search for Mobile"
 
 import dataclasses
 import math
-
-import keras_tuner
 
 from keras_nasnet import _validation
 from keras_nasnet.genotypes import NASNET_A
@@ -46,10 +45,6 @@ BUDGETS = {
 }
 # The budgets known before a child is built.
 BEFORE_BUILD = ("max_params", "max_macs")
-
-
-class InfeasibleTrialError(keras_tuner.errors.FailedTrialError):
-    """A child over a budget: its trial ends FAILED, never trained."""
 
 
 class InfeasibleSearchError(RuntimeError):

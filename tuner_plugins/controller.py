@@ -34,9 +34,7 @@ import json
 import os
 import threading
 
-import keras
 import numpy as np
-from keras import ops
 
 from keras_nasnet import _atomic, _validation
 from tuner_plugins.strategy import Strategy
@@ -598,6 +596,8 @@ def _log_softmax(x):
 
 
 # ---------------------------------------------------------------- Keras side
+# Keras is imported here only, so that choosing the strategy (its options,
+# a search's settings) imports no backend.
 
 # (architecture, loss config) -> compiled Keras model. One per process: a
 # first `train_on_batch` traces for about a second, later ones take
@@ -608,6 +608,8 @@ _SHARED_LOCK = threading.Lock()
 
 
 def _model_key(strategy):
+    import keras
+
     return (
         keras.backend.backend(),
         strategy._signature,
@@ -623,6 +625,8 @@ def _model_key(strategy):
 
 
 def _make_loss(strategy, step_mask):
+    from keras import ops
+
     num_columns = step_mask.shape[1]
     neg = ((1.0 - step_mask) * _NEG).astype("float32")
     update, clip = strategy.update, strategy.ppo_clip
@@ -654,6 +658,8 @@ def _make_loss(strategy, step_mask):
 
 
 def _shared_model(strategy):
+    import keras
+
     key = _model_key(strategy)
     entry = _SHARED_MODELS.get(key)
     if entry is None:

@@ -41,9 +41,13 @@ import numpy as np
 from keras_nasnet import _validation
 from keras_nasnet.models import measure
 from tuner_plugins import objectives as objectives_lib
-from tuner_plugins.constraints import Constraints, CostModel, InfeasibleTrialError
+from tuner_plugins.constraints import Constraints, CostModel
 from tuner_plugins.failures import is_out_of_memory, out_of_memory_reason
 from tuner_plugins.oracle import check_budgets
+
+
+class InfeasibleTrialError(keras_tuner.errors.FailedTrialError):
+    """A child over a budget: its trial ends FAILED, never trained."""
 
 
 class _CostMetrics(keras.callbacks.Callback):
