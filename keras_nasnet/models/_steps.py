@@ -3,8 +3,9 @@
 Keras's TensorFlow trainer runs each step as a `tf.function` that takes the
 data iterator and calls a second `tf.function` on the batch it draws: two
 functions to trace and to instantiate, each capturing every variable of the
-model. For a short search trial, whose time is mostly the first step, that
-is about a second of each of the training and the test steps.
+model. For a short search trial, whose time is mostly its first steps, that
+was 1.3-2.7 s of the first training step and 0.5-2.1 s of the first
+validation (benchmarks/README.md, trial_overhead).
 
 `SingleTraceMixin` traces the batch's function alone, once, for the
 iterator's element spec (so the last, partial batch does not trace it
