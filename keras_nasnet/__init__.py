@@ -11,9 +11,7 @@ package's layers and models in a `.keras` file: they are registered with Keras
 as soon as Keras itself is imported (see `keras_nasnet._registration`).
 """
 
-import importlib
-
-from keras_nasnet import _registration, genotypes
+from keras_nasnet import _lazy, _registration, genotypes
 from keras_nasnet.space import (
     Block,
     Cell,
@@ -43,17 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'keras_nasnet' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name])
-    value = module if module.__name__.endswith("." + name) else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy.exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The package's layers import one way: no module imports a layer above its own.
 
-    0 space     keras_nasnet.space, genotypes, _validation, _atomic   (no Keras)
+    0 space     keras_nasnet.space, genotypes, _validation, _atomic, _lazy (no Keras)
     1 viz       keras_nasnet.viz: drawings of genotypes               (no Keras)
     2 builder   keras_nasnet.layers, models, callbacks, training, data (Keras, no keras-tuner)
     3 tuner     tuner_plugins                                          (keras-tuner)
@@ -39,6 +39,7 @@ SPACE = (
     "keras_nasnet.genotypes",
     "keras_nasnet._validation",
     "keras_nasnet._atomic",
+    "keras_nasnet._lazy",
 )
 VIZ = ("keras_nasnet.viz",)
 BUILDER = (

@@ -18,6 +18,7 @@ space: `keras_nasnet.space.decisions` (re-exported here as `declare_cells`,
 `decode`, `encode`, `hp_name`).
 """
 
+from keras_nasnet import _lazy
 from keras_nasnet.space.decisions import declare_cells, decode, encode, hp_name
 
 # name -> the module that defines it. Imported on first access (PEP 562):
@@ -25,48 +26,34 @@ from keras_nasnet.space.decisions import declare_cells, decode, encode, hp_name
 # (budgets) check a search's settings without keras-tuner, Keras or the
 # backend; the tuners, the oracle and the hypermodel import them.
 _EXPORTS = {
-    "STRATEGIES": "strategy",
-    "Strategy": "strategy",
-    "get_strategy_class": "strategy",
-    "make_strategy": "strategy",
-    "strategy_names": "strategy",
-    "Constraints": "constraints",
-    "CostModel": "constraints",
-    "InfeasibleSearchError": "constraints",
-    "InfeasibleTrialError": "cost_aware",
-    "CostAwareMixin": "cost_aware",
-    "ControllerStrategy": "controller",
-    "EvolutionStrategy": "evolution",
-    "LocalSearchStrategy": "local_search",
-    "TooManyFailedTrialsError": "failures",
-    "TrialFailureMixin": "failures",
-    "failure_reason": "failures",
-    "NASNetHyperModel": "hypermodel",
-    "MnasReward": "objectives",
-    "Pareto": "objectives",
-    "NASOracle": "oracle",
-    "AgingEvolution": "tuners",
-    "LocalSearch": "tuners",
-    "NASTuner": "tuners",
-    "RNNController": "tuners",
+    "STRATEGIES": "tuner_plugins.strategy",
+    "Strategy": "tuner_plugins.strategy",
+    "get_strategy_class": "tuner_plugins.strategy",
+    "make_strategy": "tuner_plugins.strategy",
+    "strategy_names": "tuner_plugins.strategy",
+    "Constraints": "tuner_plugins.constraints",
+    "CostModel": "tuner_plugins.constraints",
+    "InfeasibleSearchError": "tuner_plugins.constraints",
+    "InfeasibleTrialError": "tuner_plugins.cost_aware",
+    "CostAwareMixin": "tuner_plugins.cost_aware",
+    "ControllerStrategy": "tuner_plugins.controller",
+    "EvolutionStrategy": "tuner_plugins.evolution",
+    "LocalSearchStrategy": "tuner_plugins.local_search",
+    "TooManyFailedTrialsError": "tuner_plugins.failures",
+    "TrialFailureMixin": "tuner_plugins.failures",
+    "failure_reason": "tuner_plugins.failures",
+    "NASNetHyperModel": "tuner_plugins.hypermodel",
+    "MnasReward": "tuner_plugins.objectives",
+    "Pareto": "tuner_plugins.objectives",
+    "NASOracle": "tuner_plugins.oracle",
+    "AgingEvolution": "tuner_plugins.tuners",
+    "LocalSearch": "tuner_plugins.tuners",
+    "NASTuner": "tuner_plugins.tuners",
+    "RNNController": "tuner_plugins.tuners",
+    "failures": "tuner_plugins.failures",
 }
-_SUBMODULES = ("failures",)
 
-
-def __getattr__(name):
-    import importlib
-
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy.exports(__name__, _EXPORTS)
 
 
 __all__ = [
