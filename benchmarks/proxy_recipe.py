@@ -85,6 +85,52 @@ SWEEP = {
     "default_48k_filters_16": _variant(
         train_images=48000, weight_decay=0.0, filters=16
     ),
+    # make search's proxy (6,000 images, no weight decay) at smaller batches:
+    # a step's CPU time is linear in the batch, so a smaller one buys more
+    # updates for the same images and CPU seconds.
+    "search_6k": _variant(train_images=6000, weight_decay=0.0),
+    "search_6k_batch_32": _variant(train_images=6000, weight_decay=0.0, batch_size=32),
+    "search_6k_batch_16": _variant(train_images=6000, weight_decay=0.0, batch_size=16),
+    "search_6k_batch_32_lr_0.05": _variant(
+        train_images=6000, weight_decay=0.0, batch_size=32, learning_rate=0.05
+    ),
+    "search_6k_batch_16_lr_0.05": _variant(
+        train_images=6000, weight_decay=0.0, batch_size=16, learning_rate=0.05
+    ),
+    "search_6k_lr_0.2": _variant(
+        train_images=6000, weight_decay=0.0, learning_rate=0.2
+    ),
+    "search_6k_normalized": _variant(
+        train_images=6000, weight_decay=0.0, normalize_inputs=True
+    ),
+    # ... and on more images at batch 32: what reaches 0.88?
+    "search_12k_batch_32": _variant(
+        train_images=12000, weight_decay=0.0, batch_size=32
+    ),
+    "search_24k_batch_32": _variant(
+        train_images=24000, weight_decay=0.0, batch_size=32
+    ),
+    "search_48k_batch_32": _variant(
+        train_images=48000, weight_decay=0.0, batch_size=32
+    ),
+    "search_24k_batch_32_filters_16": _variant(
+        train_images=24000, weight_decay=0.0, batch_size=32, filters=16
+    ),
+    "search_24k_batch_32_filters_12": _variant(
+        train_images=24000, weight_decay=0.0, batch_size=32, filters=12
+    ),
+    "search_12k_batch_32_2_epochs": _variant(
+        train_images=12000, weight_decay=0.0, batch_size=32, epochs=2
+    ),
+    "search_24k_batch_32_lr_0.2": _variant(
+        train_images=24000, weight_decay=0.0, batch_size=32, learning_rate=0.2
+    ),
+    "search_24k_batch_32_bfloat16": _variant(
+        train_images=24000,
+        weight_decay=0.0,
+        batch_size=32,
+        mixed_precision="mixed_bfloat16",
+    ),
     "eager_1k": _variant(train_images=1024, run_eagerly=True),
     "traced_1k": _variant(train_images=1024),
 }
