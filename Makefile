@@ -20,13 +20,13 @@ check: setup lint
 # The main job, the papers' whole workflow on offline Fashion-MNIST on the
 # CPU (its measured time, from a fresh clone, is in
 # benchmarks/results/readme_commands.json): a real aging-evolution search of
-# NASNet cells on a small proxy (N=1, F=8, one epoch of 6,000 images, scored on
-# 1,000 held-out images), 20 trials, two at a time in two worker processes
-# (a trial's build and trace leave the second core idle: 1.6x the trials an
-# hour, benchmarks/results/search_workers_cpu_make_search.json), then the
-# final training: the best cell enlarged to N=2, F=12, trained from scratch
-# for one epoch of 8,000 images beside NASNet-A trained identically, both
-# tested on the test split, side by side; then the cell diagrams and the
+# NASNet cells on a small proxy (N=1, F=8, one epoch of 24,000 images at batch
+# 32, scored on 1,000 held-out images), 20 trials, two at a time in two worker
+# processes (a trial's build and trace leave the second core idle: 1.6x the
+# trials an hour, benchmarks/results/search_workers_cpu_make_search.json), then
+# the final training: the best cell enlarged to N=2, F=12, trained from
+# scratch for one epoch of 48,000 images beside NASNet-A trained identically,
+# both tested on the test split, side by side; then the cell diagrams and the
 # search report (with the final training). A rerun continues: `search
 # --resume` when $(SEARCH_DIR) holds a search (it never starts a new one),
 # and `final` trains only what is missing.
@@ -34,10 +34,10 @@ search: setup
 	$(VENV)/bin/keras-nasnet search --dataset fashion_mnist --strategy evolution \
 	  --max-trials 20 --population-size 6 --sample-size 3 --workers 2 \
 	  --cells-per-stack 1 --filters 8 --epochs 1 \
-	  --train-images 6000 --validation-images 1000 \
+	  --train-images 24000 --validation-images 1000 \
 	  --directory $(SEARCH_DIR) $(if $(wildcard $(SEARCH_DIR)/search.json),--resume)
 	$(VENV)/bin/keras-nasnet final $(SEARCH_DIR) --cells-per-stack 2 --filters 12 \
-	  --epochs 1 --train-images 8000
+	  --epochs 1 --train-images 48000
 	$(VENV)/bin/keras-nasnet show --from-search $(SEARCH_DIR) --output $(SEARCH_DIR)/diagrams --overwrite
 	$(VENV)/bin/keras-nasnet report $(SEARCH_DIR) --output $(SEARCH_DIR)/report.html --overwrite
 

@@ -5,7 +5,8 @@ Part 1, time: for `--genotypes` random genotypes
 concat per block unless `--no-search-combine`), one trial of the default
 search proxy as `keras-nasnet search` / `make search` runs it (the
 hypermodel of `keras_nasnet.workflow.make_hypermodel`, N=1, F=8, 5 blocks,
-batch 64, learning rate 0.05, 1 epoch on 2,000 Fashion-MNIST training images
+the workflow's batch (32) and learning rate (0.1; figures committed before
+2026-11-30 used batch 64 and 0.05), 1 epoch on 2,000 Fashion-MNIST training images
 scored on 500 held-out ones, no XLA), each after `keras.backend.clear_session()` + `gc.collect()` as
 keras-tuner does: the seconds spent building and compiling the child
 (`hypermodel.build`), the first training step (which traces, and compiles
@@ -44,7 +45,7 @@ Usage:
     python benchmarks/trial_overhead.py [--genotypes 20] [--memory-trials 50]
         [--search-trials 0] [--search-train-images 4000]
         [--search-validation-images 1000]
-        [--data-dir DIR] [--cells-per-stack 1] [--filters 8] [--batch-size 64]
+        [--data-dir DIR] [--cells-per-stack 1] [--filters 8] [--batch-size 32]
         [--train-images 2000] [--validation-images 500] [--jit-compile off]
         [--output benchmarks/results/trial_overhead_<backend>.json]
 """
@@ -476,8 +477,12 @@ def main(argv=None):
         help="blocks also choose add or concat, as `keras-nasnet search` does "
         "(the figures committed before this flag were add-only cells)",
     )
-    parser.add_argument("--learning-rate", type=float, default=0.05)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument(
+        "--learning-rate", type=float, default=workflow.SearchSettings.learning_rate
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=workflow.SearchSettings.batch_size
+    )
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--train-images", type=int, default=2000)
     parser.add_argument("--validation-images", type=int, default=500)

@@ -231,7 +231,9 @@ PROXY = Recipe(
 )
 SEARCH_PROXY = Recipe(
     epochs=1,
-    batch_size=64,
+    # Twice the updates of batch 64 for the same images at 1.1x the CPU
+    # time: 0.82 against 0.80 validation accuracy after 6,000 images.
+    batch_size=32,
     learning_rate=0.1,
     nesterov=True,
     warmup_fraction=0.1,

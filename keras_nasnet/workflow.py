@@ -329,7 +329,7 @@ class SearchSettings:
     ops: str = "nasnet"
     search_combine: bool = True
     epochs: int = 1
-    batch_size: int = 64
+    batch_size: int = 32
     train_images: int = 4000
     validation_images: int = 1000
     learning_rate: float = 0.1
@@ -1559,7 +1559,7 @@ class FinalSettings:
     cells_per_stack: int = 2
     filters: int = 16
     epochs: int = 1
-    batch_size: int = 64
+    batch_size: int = 32
     train_images: int | None = None
     learning_rate: float = 0.1
     top_k: int = 1
