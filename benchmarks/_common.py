@@ -23,8 +23,8 @@ RESULTS_DIR = os.path.join(HERE, "results")
 def cpu_model():
     """The CPU in words: its model name, family and model numbers, and its
     widest vector unit. A virtual machine may name every generation alike
-    ("AMD EPYC"), while the same benchmark ran 4-6x faster a step on one
-    (family 26, AVX-512) than on machines of earlier sessions."""
+    ("AMD EPYC"), while a child's training step ran 5-6x faster on one
+    (family 26, AVX-512) than on the machines of earlier sessions."""
     fields = {}
     try:
         with open("/proc/cpuinfo") as f:

@@ -86,8 +86,7 @@ SWEEP = {
         train_images=48000, weight_decay=0.0, filters=16
     ),
     # make search's proxy (6,000 images, no weight decay) at smaller batches:
-    # a step's CPU time is linear in the batch, so a smaller one buys more
-    # updates for the same images and CPU seconds.
+    # more updates for the same images, at what CPU cost?
     "search_6k": _variant(train_images=6000, weight_decay=0.0),
     "search_6k_batch_32": _variant(train_images=6000, weight_decay=0.0, batch_size=32),
     "search_6k_batch_16": _variant(train_images=6000, weight_decay=0.0, batch_size=16),
