@@ -279,12 +279,14 @@ def run_search(strategy, settings, splits, seed):
     return record
 
 
-def run_search_isolated(strategy, settings, data_dir, seed):
+def run_search_isolated(strategy, settings, data_dir, seed, threads=None):
     """`run_search` in a fresh Python process, which loads the data itself
     and returns the search's record. TensorFlow keeps every traced child's
     graph for the life of a process (a make-search trial adds about 220 MiB),
     so one process per search gives it all back between searches. The
-    child's progress lines go to this process's stderr.
+    child's progress lines go to this process's stderr. `threads` sets
+    TensorFlow's intra- and inter-op threads in the child (None: its own,
+    one per core).
 
     Raises:
         RuntimeError: if the child failed (its own error is above, on stderr).
@@ -292,7 +294,7 @@ def run_search_isolated(strategy, settings, data_dir, seed):
     payload = dict(strategy=strategy, settings=settings, data_dir=data_dir, seed=seed)
     completed = subprocess.run(
         [sys.executable, os.path.abspath(__file__), _ONE_SEARCH, json.dumps(payload)],
-        env=_common.child_env(),
+        env=_common.child_env(**_thread_variables(threads)),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -307,6 +309,15 @@ def run_search_isolated(strategy, settings, data_dir, seed):
         f"(exit status {completed.returncode}; its error is above). The "
         "searches before it are in the output: --resume runs the rest."
     )
+
+
+def _thread_variables(threads):
+    if threads is None:
+        return {}
+    return {
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads),
+    }
 
 
 _ONE_SEARCH = "--one-search"  # the child process of run_search_isolated
@@ -641,6 +652,14 @@ def main(argv=None):
         "per search, the default, costs an import of the backend each, and "
         "gives TensorFlow's memory back after each search)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="TensorFlow's threads in each search process (default: its own, "
+        "one per core); two runs side by side on 2 cores want 1 each (with "
+        "2 each they oversubscribe the cores)",
+    )
     args = parser.parse_args(argv)
     strategies = args.strategies.split(",")
     for strategy in strategies:
@@ -707,7 +726,10 @@ def main(argv=None):
             if str(seed) in runs[strategy]:
                 continue
             if not args.in_process:
-                record = run_search_isolated(strategy, settings, args.data_dir, seed)
+                record = run_search_isolated(
+                    strategy, settings, args.data_dir, seed, threads=args.threads
+                )
+                record["threads"] = args.threads
             else:
                 if splits is None:
                     splits = load_data(settings, args.data_dir)
