@@ -192,8 +192,8 @@ class PrintProgress(SearchCallback):
 
     ```
     [search] evolution on fashion_mnist: 4,000 training / 1,000 validation images; proxy N=1, F=8, B=5
-    [search] 20 trials to run, each 1 epoch x 63 steps of 64 images (1,260 training steps); results in runs/s1
-    [search] trial 02 completed  score 0.8140  best 0.8260 (trial 01)  45 s (train 38%)  3/20 done  elapsed 2m20s  eta 13m13s
+    [search] 20 trials to run, each 1 epoch x 125 steps of 32 images (2,500 training steps); results in runs/s1
+    [search] trial 02 completed  score 0.7430  best 0.7800 (trial 01)  9 s (train 62%)  3/20 done  elapsed 0m28s  eta 2m41s
     ```
 
     A trial's line gives its time and the share of it spent in training
