@@ -72,6 +72,23 @@ def test_settings_are_validated_keras_style(name, value):
     assert f"Received: {name}=" in str(e.value)
 
 
+def test_search_and_final_settings_default_to_the_search_proxy_recipe():
+    # The settings cannot import the recipe (they import no backend), so the
+    # defaults are repeated there; this keeps the copies equal.
+    from keras_nasnet import training
+
+    proxy = training.SEARCH_PROXY
+    for settings in (SearchSettings(), workflow.FinalSettings()):
+        assert settings.batch_size == proxy.batch_size
+        assert settings.learning_rate == proxy.learning_rate
+        assert settings.epochs == proxy.epochs
+    search = SearchSettings()
+    assert (search.cells_per_stack, search.filters) == (
+        proxy.cells_per_stack,
+        proxy.filters,
+    )
+
+
 @pytest.mark.parametrize(
     "objective,direction",
     [("val_loss", "max"), ("loss", "max"), ("val_accuracy", "min"), ("pareto", "min")],
