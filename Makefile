@@ -24,7 +24,9 @@ check: setup lint
 # CPU (its measured time, from a fresh clone, is in
 # benchmarks/results/readme_commands.json): a real aging-evolution search of
 # NASNet cells on a small proxy (N=1, F=8, one epoch of 24,000 images at batch
-# 32, scored on 1,000 held-out images), 20 trials, two at a time in two worker
+# 32, scored on 4,000 held-out images: on 1,000, a score's sampling error,
+# about 0.011, was larger than the gaps between cells and strategies,
+# benchmarks/README.md, search_quality), 20 trials, two at a time in two worker
 # processes (a trial's build and trace leave the second core idle: 1.6x the
 # trials an hour, benchmarks/results/search_workers_cpu_make_search.json), then
 # the final training: the best cell enlarged to N=2, F=12, trained from
@@ -40,7 +42,7 @@ search: setup
 	$(VENV)/bin/keras-nasnet search --dataset fashion_mnist --strategy evolution \
 	  --max-trials 20 --population-size 6 --sample-size 3 --workers 2 \
 	  --cells-per-stack 1 --filters 8 --epochs 1 \
-	  --train-images $(TRAIN_IMAGES) --validation-images 1000 \
+	  --train-images $(TRAIN_IMAGES) --validation-images 4000 \
 	  --directory $(SEARCH_DIR) $(if $(wildcard $(SEARCH_DIR)/search.json),--resume)
 	$(VENV)/bin/keras-nasnet final $(SEARCH_DIR) --cells-per-stack 2 --filters 12 \
 	  --epochs 1 --train-images $(FINAL_IMAGES)
