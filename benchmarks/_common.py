@@ -162,6 +162,19 @@ def child_env(**variables):
     }
 
 
+def thread_variables(threads):
+    """The environment that gives a child process's TensorFlow `threads`
+    intra- and inter-op threads; empty for None (TensorFlow's own, one per
+    core). Benchmarks run side by side on a few cores need it: two processes
+    of two threads each on 2 cores oversubscribe them."""
+    if threads is None:
+        return {}
+    return {
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads),
+    }
+
+
 # The line a benchmark's child process prints its result on (JSON after it).
 RESULT = "RESULT "
 

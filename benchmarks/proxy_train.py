@@ -236,11 +236,9 @@ def run_isolated(payload, timeout=3600):
     Raises:
         RuntimeError: with the child's last output if it failed.
     """
-    threads = str(payload.get("threads", 1))
     env = _common.child_env(
         TF_CPP_MIN_LOG_LEVEL="3",
-        TF_NUM_INTRAOP_THREADS=threads,
-        TF_NUM_INTEROP_THREADS=threads,
+        **_common.thread_variables(payload.get("threads", 1)),
     )
     completed = subprocess.run(
         [sys.executable, os.path.abspath(__file__), json.dumps(payload)],

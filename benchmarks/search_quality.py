@@ -65,9 +65,9 @@ The small CPU run committed under benchmarks/results/:
 
 Searches run one after another. To use more cores, run processes side by
 side on different `--strategies` or `--seeds`, each with its own `--output`
-(and `TF_NUM_INTRAOP_THREADS`/`TF_NUM_INTEROP_THREADS` set to its share of
-the cores), then combine them with the same flags and `--merge
-a.json,b.json --output all.json`, which runs nothing. Each search has its
+(and `--threads` set to its share of the cores), then combine them with the
+same flags and `--merge a.json,b.json --output all.json`, which runs
+nothing. Each search has its
 own process because TensorFlow keeps every traced child's graph for the
 life of a process (`keras-nasnet search` restarts its process every 20
 trials for that): a process of this script that ran the make-search proxy's
@@ -294,7 +294,7 @@ def run_search_isolated(strategy, settings, data_dir, seed, threads=None):
     payload = dict(strategy=strategy, settings=settings, data_dir=data_dir, seed=seed)
     completed = subprocess.run(
         [sys.executable, os.path.abspath(__file__), _ONE_SEARCH, json.dumps(payload)],
-        env=_common.child_env(**_thread_variables(threads)),
+        env=_common.child_env(**_common.thread_variables(threads)),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -309,15 +309,6 @@ def run_search_isolated(strategy, settings, data_dir, seed, threads=None):
         f"(exit status {completed.returncode}; its error is above). The "
         "searches before it are in the output: --resume runs the rest."
     )
-
-
-def _thread_variables(threads):
-    if threads is None:
-        return {}
-    return {
-        "TF_NUM_INTRAOP_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": str(threads),
-    }
 
 
 _ONE_SEARCH = "--one-search"  # the child process of run_search_isolated

@@ -117,8 +117,7 @@ def _env(tuner_id, port, workers, on_gpu, threads=None):
     else:
         if on_gpu:
             env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{1 / (workers + 0.5):.3f}"
-        if threads is not None:
-            env["TF_NUM_INTRAOP_THREADS"] = env["TF_NUM_INTEROP_THREADS"] = str(threads)
+        env.update(_common.thread_variables(threads))
     return env
 
 
