@@ -19,8 +19,9 @@ what is there, so the run can be stopped and resumed (`nohup` it).
 
 Usage:
     python benchmarks/proxy_fidelity.py [--genotypes 24] [--workers 1]
-        [--progress benchmarks/results/proxy_fidelity.jsonl]
-        [--output benchmarks/results/proxy_fidelity.json] [--smoke]
+        [--set batch32|batch64]
+        [--progress benchmarks/results/proxy_fidelity_batch32.jsonl]
+        [--output benchmarks/results/proxy_fidelity_batch32.json] [--smoke]
 """
 
 import argparse
@@ -38,16 +39,45 @@ import proxy_train
 # overfit; its regularization loss costs a fifth of the trace) and runs with
 # TensorFlow's graph optimizer off (proxy_recipe.py measures both).
 _BASE = {**proxy_train.BASE_RECIPE, "weight_decay": 0.0}
+_BASE32 = {**_BASE, "batch_size": 32}
 _PROCESS = dict(graph_optimization=False)
-CANDIDATES = {
-    "proxy_2k": dict(recipe=_BASE, train_images=2048, **_PROCESS),
-    "proxy_4k": dict(recipe=_BASE, train_images=4096, **_PROCESS),
+# The measured sets: `--set NAME`. Each names its candidate proxies, the
+# reference, and the held-out images that score them.
+SETS = {
+    # The batch-64 proxies of the 4k default before batch 32 (2026-11-30,
+    # benchmarks/results/proxy_fidelity.json): one epoch of 20,480 images is
+    # 320 steps, 5x proxy_4k's 64 and 10x proxy_2k's (sized so that 24
+    # genotypes fit a session on the shared 2-core machine).
+    "batch64": dict(
+        candidates={
+            "proxy_2k": dict(recipe=_BASE, train_images=2048, **_PROCESS),
+            "proxy_4k": dict(recipe=_BASE, train_images=4096, **_PROCESS),
+        },
+        reference=dict(recipe=_BASE, train_images=20480, **_PROCESS),
+        validation_images=2000,
+        test_images=5000,
+    ),
+    # The batch-32 proxies: the default search's 4,000 images, make search's
+    # 24,000 and one between, scored on 4,000 held-out images as make search
+    # scores its trials. The reference is make search's final training
+    # (N=2, F=12 on 48,000 images) for 2 epochs: 4x the proxy_24k's steps and
+    # 12x its multiply-adds (3x per image: keras_nasnet.space.cost.macs).
+    "batch32": dict(
+        candidates={
+            f"proxy_{k}k_b32": dict(
+                recipe=_BASE32, train_images=k * 1000, **_PROCESS
+            )
+            for k in (4, 12, 24)
+        },
+        reference=dict(
+            recipe={**_BASE32, "cells_per_stack": 2, "filters": 12, "epochs": 2},
+            train_images=48000,
+            **_PROCESS,
+        ),
+        validation_images=4000,
+        test_images=5000,
+    ),
 }
-# One epoch of 20,480 images: 320 steps, 5x proxy_4k's 64 and 10x proxy_2k's
-# (sized so that 24 genotypes fit a session on the shared 2-core machine).
-REFERENCE = dict(recipe=_BASE, train_images=20480, **_PROCESS)
-VALIDATION_IMAGES = 2000
-TEST_IMAGES = 5000
 _TINY = {**_BASE, "filters": 2, "run_eagerly": True}
 SMOKE = dict(
     candidates={"proxy_tiny": dict(recipe=_TINY, train_images=64)},
@@ -185,6 +215,14 @@ def choose(summary, threshold=0.5, *, interval=False):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genotypes", type=int, default=24)
+    parser.add_argument(
+        "--set",
+        choices=sorted(SETS),
+        default="batch32",
+        help="the candidate proxies and reference to measure (see SETS); "
+        "batch32's results default to proxy_fidelity_batch32.json, batch64's "
+        "to proxy_fidelity.json",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--data-dir", default=None)
@@ -202,8 +240,10 @@ def main(argv=None):
         help="train nothing; summarize the progress file",
     )
     args = parser.parse_args(argv)
-    candidates, reference = CANDIDATES, REFERENCE
-    validation_images, test_images = VALIDATION_IMAGES, TEST_IMAGES
+    chosen_set = SETS[args.set]
+    candidates, reference = chosen_set["candidates"], chosen_set["reference"]
+    validation_images = chosen_set["validation_images"]
+    test_images = chosen_set["test_images"]
     if args.smoke:
         args.genotypes = min(args.genotypes, 2)
         # Trained in this process (a test's), whose thread pools are fixed.
@@ -213,7 +253,8 @@ def main(argv=None):
             SMOKE["validation_images"],
             SMOKE["test_images"],
         )
-    name = "proxy_fidelity" + ("_smoke" if args.smoke else "")
+    name = "proxy_fidelity" + {"batch64": ""}.get(args.set, "_" + args.set)
+    name += "_smoke" if args.smoke else ""
     output = args.output or _common.default_output(name)
     progress = args.progress or os.path.splitext(output)[0] + ".jsonl"
     report = _common.header("proxy_fidelity")
@@ -272,6 +313,7 @@ def main(argv=None):
     summary = correlations(rows, candidates)
     report.update(
         {
+            "set": None if args.smoke else args.set,
             "candidates": candidates,
             "reference": reference,
             "validation_images": validation_images,

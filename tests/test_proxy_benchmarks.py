@@ -101,6 +101,34 @@ def test_proxy_fidelity_choice_rules(monkeypatch, interval, expected):
     assert proxy_fidelity.choose(summary, 0.95, interval=interval) is None
 
 
+@pytest.mark.parametrize("name", ["batch32", "batch64"])
+def test_proxy_fidelity_reference_trains_at_least_5x_longer(monkeypatch, name):
+    # Issue 11.4: the reference is at least 5x every candidate's training,
+    # counted in multiply-adds per image x images x epochs.
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import proxy_fidelity
+
+    from keras_nasnet.genotypes import NASNET_A
+    from keras_nasnet.space import cost
+
+    def work(spec):
+        recipe = spec["recipe"]
+        per_image = cost.macs(
+            NASNET_A,
+            recipe["cells_per_stack"],
+            filters=recipe["filters"],
+            input_shape=(28, 28, 1),
+            stem_strides=recipe["stem_strides"],
+        )
+        return per_image * spec["train_images"] * recipe["epochs"]
+
+    measured = proxy_fidelity.SETS[name]
+    reference = work(measured["reference"])
+    assert measured["candidates"]
+    for candidate in measured["candidates"].values():
+        assert reference >= 5 * work(candidate)
+
+
 def test_search_quality_rank_test_counts_pairs_and_permutations(monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import search_quality
