@@ -64,9 +64,7 @@ SETS = {
     # 12x its multiply-adds (3x per image: keras_nasnet.space.cost.macs).
     "batch32": dict(
         candidates={
-            f"proxy_{k}k_b32": dict(
-                recipe=_BASE32, train_images=k * 1000, **_PROCESS
-            )
+            f"proxy_{k}k_b32": dict(recipe=_BASE32, train_images=k * 1000, **_PROCESS)
             for k in (4, 12, 24)
         },
         reference=dict(
