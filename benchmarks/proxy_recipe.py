@@ -130,6 +130,10 @@ SWEEP = {
         batch_size=32,
         mixed_precision="mixed_bfloat16",
     ),
+    # make search at 48,000 images a trial (15 trials): a higher peak there.
+    "search_48k_batch_32_lr_0.2": _variant(
+        train_images=48000, weight_decay=0.0, batch_size=32, learning_rate=0.2
+    ),
     "eager_1k": _variant(train_images=1024, run_eagerly=True),
     "traced_1k": _variant(train_images=1024),
 }
