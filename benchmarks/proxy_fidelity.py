@@ -58,14 +58,23 @@ SETS = {
         test_images=5000,
     ),
     # The batch-32 proxies: the default search's 4,000 images, make search's
-    # 24,000 and one between, scored on 4,000 held-out images as make search
-    # scores its trials. The reference is make search's final training
-    # (N=2, F=12 on 48,000 images) for 2 epochs: 4x the proxy_24k's steps and
-    # 12x its multiply-adds (3x per image: keras_nasnet.space.cost.macs).
+    # 24,000 until 6469393 and its 48,000 at peak 0.2 since, and one between,
+    # scored on 4,000 held-out images as make search scores its trials. The
+    # reference is make search's final training (N=2, F=12 on 48,000 images)
+    # for 2 epochs: 4x the proxy_24k's steps and 12x its multiply-adds (3x
+    # per image: keras_nasnet.space.cost.macs), 6x proxy_48k's.
     "batch32": dict(
         candidates={
             f"proxy_{k}k_b32": dict(recipe=_BASE32, train_images=k * 1000, **_PROCESS)
             for k in (4, 12, 24)
+        }
+        | {
+            # make search's proxy since 6469393: 48,000 images at peak 0.2.
+            "proxy_48k_b32_lr_0.2": dict(
+                recipe={**_BASE32, "learning_rate": 0.2},
+                train_images=48000,
+                **_PROCESS,
+            )
         },
         reference=dict(
             recipe={**_BASE32, "cells_per_stack": 2, "filters": 12, "epochs": 2},
