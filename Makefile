@@ -29,12 +29,12 @@ check: setup lint
 # NASNet cells on a small proxy (N=1, F=8, one epoch of 48,000 images at batch
 # 32, peak learning rate 0.2, scored on 4,000 held-out images: on 1,000, a
 # score's sampling error, about 0.011, was larger than the gaps between cells
-# and strategies, benchmarks/README.md, search_quality), 15 trials (the issue's least:
-# the budget goes to fewer, more accurate trials; NASNet-A scores 0.871
-# after 24,000 images, 0.880 after 48,000 and 0.884 with the learning rate
-# at 0.2 instead of SEARCH_PROXY's 0.1, benchmarks/README.md, proxy_recipe),
-# two at a time in two worker processes (a trial's build and trace
-# leave the second core idle: 1.6x the trials an hour,
+# and strategies, benchmarks/README.md, search_quality), 15 trials (the
+# issue's least: the budget goes to fewer, more accurate trials; NASNet-A
+# scores 0.871 after 24,000 images, 0.880 after 48,000 and 0.884 with the
+# learning rate at 0.2 instead of SEARCH_PROXY's 0.1, benchmarks/README.md,
+# proxy_recipe), two at a time in two worker processes (a trial's build and
+# trace leave the second core idle: 1.6x the trials an hour,
 # benchmarks/results/search_workers_cpu_make_search.json), then the final
 # training: the best cell enlarged to N=2, F=12, trained from scratch for one
 # epoch of 48,000 images beside NASNet-A trained identically, both tested on
@@ -42,9 +42,9 @@ check: setup lint
 # (with the final training). A rerun continues: `search --resume` when
 # $(SEARCH_DIR) holds a search (it never starts a new one), and `final`
 # trains only what is missing. On a CPU whose steps are several times slower
-# than the one measured, `make search MAX_TRIALS=20
-# TRAIN_IMAGES=6000 LEARNING_RATE=0.1 FINAL_IMAGES=8000` trains a sixth as
-# much (less accurate cells: NASNet-A reaches 0.82 after 6,000 images).
+# than the one measured, `make search MAX_TRIALS=20 TRAIN_IMAGES=6000
+# LEARNING_RATE=0.1 FINAL_IMAGES=8000` trains a sixth as much (less accurate
+# cells: NASNet-A reaches 0.82 after 6,000 images).
 search: setup
 	$(VENV)/bin/keras-nasnet search --dataset fashion_mnist --strategy evolution \
 	  --max-trials $(MAX_TRIALS) --population-size 6 --sample-size 3 --workers 2 \
